@@ -1,0 +1,85 @@
+"""Plain records the dataset reader produces and everything downstream consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lssbench.domain import category_name, image_id
+from lssbench.problems import Problem
+
+
+@dataclass(frozen=True)
+class Box:
+    """One foramen box on one slice, PASCAL VOC pixel corners of the slice PNG."""
+
+    level: str
+    side: str
+    severity: int
+    xmin: float
+    ymin: float
+    xmax: float
+    ymax: float
+
+    @property
+    def category(self) -> str:
+        return category_name(self.level, self.side)
+
+
+@dataclass
+class AnnotatedSlice:
+    """One annotated sagittal slice (``Foramina_Detection``) and its boxes."""
+
+    patient_id: str
+    slice_name: str  # e.g. "IM000003"
+    width: int
+    height: int
+    boxes: list[Box]
+    annotation_path: Path
+    image_path: Path | None = None
+
+    @property
+    def image_id(self) -> str:
+        return image_id(self.patient_id, self.slice_name)
+
+
+@dataclass
+class Series:
+    """A patient's sagittal DICOM series, slices in acquisition order (InstanceNumber)."""
+
+    patient_id: str
+    files: list[Path]
+    slice_names: list[str]  # file stem per slice, e.g. "IM000003"; parallel to ``files``
+    rows: int
+    columns: int
+    pixel_spacing_mm: tuple[float, float]  # DICOM PixelSpacing: (row spacing, column spacing)
+    slice_thickness_mm: float | None
+    x_positions_mm: list[float]  # ImagePositionPatient x per slice (gives the scan direction)
+
+    def spacing_for(self, width: int, height: int) -> tuple[float, float]:
+        """(row, column) spacing in mm on a PNG grid of ``width`` x ``height`` resized from DICOM."""
+        row_mm, col_mm = self.pixel_spacing_mm
+        return row_mm * self.rows / height, col_mm * self.columns / width
+
+
+@dataclass
+class SegmentationCase:
+    """A patient's middle sagittal slice and its anatomical mask."""
+
+    patient_id: str
+    image_path: Path
+    mask_path: Path
+    width: int
+    height: int
+
+
+@dataclass
+class Dataset:
+    """Everything read from one dataset folder (real or synthetic)."""
+
+    root: Path
+    patients: list[str]  # sorted union of all patients seen anywhere
+    series: dict[str, Series] = field(default_factory=dict)
+    slices: list[AnnotatedSlice] = field(default_factory=list)  # sorted by image_id
+    segmentation: dict[str, SegmentationCase] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)

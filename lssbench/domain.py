@@ -1,0 +1,150 @@
+"""Domain facts of the LSS-MRI-AISSLab dataset, defined once and imported everywhere.
+
+Levels, sides, grades, detection categories and segmentation classes live here,
+together with the one parser for each spelling that may come from outside
+(ground-truth XML or a submission), so both accept exactly the same variants.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+LEVELS: tuple[str, ...] = ("L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1")
+SIDES: tuple[str, ...] = ("left", "right")
+
+GRADES: tuple[int, ...] = (0, 1, 2, 3)
+GRADE_NAMES: tuple[str, ...] = ("normal", "mild", "moderate", "severe")
+#: Probability columns of a grades table, in grade order.
+PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"p_{name}" for name in GRADE_NAMES)
+#: Grades at or above this count as "moderate or worse", the clinically actionable view.
+MODERATE_OR_WORSE = 2
+SEVERE = 3
+
+#: Rule that turns several per-slice grades of one foramen into one grade.
+GRADE_RULE = "worst"
+GRADE_RULE_TEXT = (
+    "a foramen (patient, level, side) boxed on several slices takes the worst "
+    "(highest) grade among its boxes"
+)
+
+#: The ten detection categories, ``"<level>/<side>"``; COCO category id = position + 1.
+CATEGORIES: tuple[str, ...] = tuple(f"{level}/{side}" for level in LEVELS for side in SIDES)
+
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+#: Patient IDs seen in the dataset: the word PATIENT and 5 to 7 digits.
+PATIENT_ID_PATTERN = re.compile(r"PATIENT\d{5,7}")
+#: Slice names: IM and six digits (the slice index, counted from 0 or 1).
+SLICE_NAME_PATTERN = re.compile(r"IM\d{6}")
+
+
+@dataclass(frozen=True)
+class SegmentationClass:
+    """One anatomical class of the middle-slice mask."""
+
+    index: int  # value in a class-index mask (0-5); the dataset figure numbers it index + 1
+    name: str  # machine name used in JSON keys
+    label: str  # human name
+    colour: tuple[int, int, int]  # RGB in the dataset's colour masks
+
+
+SEGMENTATION_CLASSES: tuple[SegmentationClass, ...] = (
+    SegmentationClass(0, "anterior", "anterior region (background)", (0, 0, 0)),
+    SegmentationClass(1, "posterior_a", "posterior A", (255, 0, 0)),
+    SegmentationClass(2, "posterior_b", "posterior B", (0, 255, 0)),
+    SegmentationClass(3, "vertebra", "vertebral bodies", (0, 0, 255)),
+    SegmentationClass(4, "disc", "intervertebral discs", (255, 255, 0)),
+    SegmentationClass(5, "sacrum", "sacrum", (255, 0, 255)),
+)
+SEGMENTATION_CLASS_NAMES: tuple[str, ...] = tuple(c.name for c in SEGMENTATION_CLASSES)
+NUM_SEGMENTATION_CLASSES = len(SEGMENTATION_CLASSES)
+#: Classes averaged into the headline segmentation numbers (everything but the background).
+HEADLINE_SEGMENTATION_CLASSES: tuple[str, ...] = SEGMENTATION_CLASS_NAMES[1:]
+
+
+def category_name(level: str, side: str) -> str:
+    """``("L3-L4", "left") -> "L3-L4/left"``."""
+    return f"{level}/{side}"
+
+
+def category_id(level: str, side: str) -> int:
+    """COCO category id (1-10) of a level and side."""
+    return CATEGORIES.index(category_name(level, side)) + 1
+
+
+def split_category(name: str) -> tuple[str, str]:
+    """``"L3-L4/left" -> ("L3-L4", "left")``."""
+    level, side = name.split("/")
+    return level, side
+
+
+def image_id(patient_id: str, slice_name: str) -> str:
+    """The image ID shared by ground truth and submissions: ``<patient_id>/<slice>``."""
+    return f"{patient_id}/{slice_name}"
+
+
+def split_image_id(value: str) -> tuple[str, str]:
+    """``"PATIENT1000513/IM000003" -> ("PATIENT1000513", "IM000003")``."""
+    patient_id, _, slice_name = value.partition("/")
+    return patient_id, slice_name
+
+
+_LEVEL_PATTERN = re.compile(r"^\s*L([1-5])\s*[-/_]\s*([LS])([1-5])\s*$", re.IGNORECASE)
+LEVEL_SPELLINGS_TEXT = "one of " + ", ".join(LEVELS) + " (also written L3/L4, L3_L4 or l3-l4)"
+
+
+def parse_level(text: str) -> str:
+    """Canonical level of ``L3-L4``, ``L3/L4``, ``L3_L4`` or ``l3-l4``; ValueError otherwise."""
+    match = _LEVEL_PATTERN.match(str(text))
+    if match:
+        canonical = f"L{match.group(1)}-{match.group(2).upper()}{match.group(3)}"
+        if canonical in LEVELS:
+            return canonical
+    raise ValueError(f"unknown level {text!r}; expected {LEVEL_SPELLINGS_TEXT}")
+
+
+_SIDE_SPELLINGS = {"left": "left", "l": "left", "right": "right", "r": "right"}
+SIDE_SPELLINGS_TEXT = "left or right (also Left, L, Right, R)"
+
+
+def parse_side(text: str) -> str:
+    """Canonical side of ``left``/``right`` in any case, or ``L``/``R``; ValueError otherwise."""
+    side = _SIDE_SPELLINGS.get(str(text).strip().lower())
+    if side is None:
+        raise ValueError(f"unknown side {text!r}; expected {SIDE_SPELLINGS_TEXT}")
+    return side
+
+
+_VOC_NAME_PATTERN = re.compile(r"^\s*([LR])FS([0-3])\s*$")
+VOC_NAME_TEXT = "LFS0-3 or RFS0-3"
+
+
+def parse_voc_name(text: str) -> tuple[str, int]:
+    """Side and grade of a VOC object name: ``"RFS2" -> ("right", 2)``; ValueError otherwise."""
+    match = _VOC_NAME_PATTERN.match(str(text))
+    if not match:
+        raise ValueError(f"unknown object name {text!r}; expected {VOC_NAME_TEXT}")
+    return ("left" if match.group(1) == "L" else "right"), int(match.group(2))
+
+
+def voc_name(side: str, grade: int) -> str:
+    """Inverse of :func:`parse_voc_name`: ``("right", 2) -> "RFS2"``."""
+    return f"{'L' if side == 'left' else 'R'}FS{grade}"
+
+
+def foramen_grade(slice_grades: Iterable[int]) -> int:
+    """One grade for a foramen from its per-slice grades (see :data:`GRADE_RULE_TEXT`)."""
+    return max(slice_grades)
+
+
+# --- Submission and ground-truth file format (see docs/submission.md) ---------------------
+
+DETECTIONS_FILE = "detections.csv"
+DETECTION_COLUMNS: tuple[str, ...] = ("image_id", "level", "side", "score", "xmin", "ymin", "xmax", "ymax")
+GRADES_FILE = "grades.csv"
+GRADE_COLUMNS: tuple[str, ...] = ("patient_id", "level", "side", "severity")
+SEGMENTATION_DIR = "segmentation"
+META_FILE = "meta.json"
+TASKS: tuple[str, ...] = ("detection", "grading", "segmentation")

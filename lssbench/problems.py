@@ -1,0 +1,53 @@
+"""Problem records and the errors that carry them.
+
+Every check that fails -- in the dataset reader, the ground-truth loader or the
+submission validator -- produces a :class:`Problem`; callers collect them all and
+raise one error, so a user sees every problem at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """What is wrong, where: ``file`` (relative path), ``location`` (row, object, pixel...)."""
+
+    file: str
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.location}" if self.location else self.file
+        return f"{where}: {self.message}" if where else self.message
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "location": self.location, "message": self.message}
+
+
+class LssbenchError(Exception):
+    """Base error; ``problems`` lists every problem found (may be empty)."""
+
+    def __init__(self, message: str, problems: Iterable[Problem] = ()):
+        self.problems = list(problems)
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        head = super().__str__()
+        if not self.problems:
+            return head
+        return head + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+class DataError(LssbenchError):
+    """A dataset folder or ground-truth bundle cannot be read."""
+
+
+class SubmissionError(LssbenchError):
+    """A submission is invalid (the user's file, not our bug)."""
+
+
+class UsageError(LssbenchError):
+    """Missing files or flags: the command line itself is wrong."""

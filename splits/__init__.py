@@ -1,0 +1,1 @@
+"""Versioned split definitions, installed as the package data ``lssbench.splitdefs``."""
