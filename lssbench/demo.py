@@ -1,0 +1,152 @@
+"""The demo: synthetic data -> test bundle -> three sample submissions -> leaderboard.
+
+The sample submissions are made from the ground truth itself, so their scores are
+known in advance: ``perfect`` scores 1 everywhere; ``jittered`` moves boxes by a few
+pixels, changes a quarter of the grades by one and shifts masks by a pixel or two;
+``weak`` misses half the foramina, adds random boxes, guesses grades from the prior
+and submits coarse masks.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lssbench.domain import DETECTION_COLUMNS, GRADES, LEVELS, PROBABILITY_COLUMNS, SIDES
+from lssbench.submission.template import template_grades
+from lssbench.submission.write import write_submission
+
+DEFAULT_DEMO_DIR = "lssbench-demo"
+SAMPLE_NAMES = ("perfect", "jittered", "weak")
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """How far a sample submission strays from the ground truth."""
+
+    box_jitter_px: float  # standard deviation of corner noise
+    miss_rate: float  # fraction of boxes not detected
+    false_positives_per_image: float
+    regrade_rate: float  # fraction of foramina whose grade moves by one
+    random_grades: bool  # grades drawn from the prior instead
+    mask_shift_px: int  # masks rolled by up to this many pixels
+    mask_block_px: int  # masks coarsened to blocks of this size (1 = exact)
+
+
+DEGRADATIONS = {
+    "perfect": Degradation(0.0, 0.0, 0.0, 0.0, False, 0, 1),
+    "jittered": Degradation(2.0, 0.05, 0.3, 0.25, False, 2, 1),
+    "weak": Degradation(6.0, 0.5, 2.0, 0.0, True, 4, 16),
+}
+
+
+def sample_detections(ground_truth, d: Degradation, rng: np.random.Generator) -> pd.DataFrame:
+    boxes = ground_truth.boxes
+    keep = rng.random(len(boxes)) >= d.miss_rate
+    found = boxes.loc[keep, ["image_id", "level", "side", "xmin", "ymin", "xmax", "ymax"]].copy()
+    corners = found[["xmin", "ymin", "xmax", "ymax"]].to_numpy(float)
+    corners += rng.normal(0.0, d.box_jitter_px, corners.shape) if d.box_jitter_px else 0.0
+    found[["xmin", "ymin", "xmax", "ymax"]] = corners
+    found["score"] = rng.uniform(0.5, 1.0, len(found))
+    images = ground_truth.images
+    n_false = rng.poisson(d.false_positives_per_image, len(images))
+    rows = []
+    for (_, image), count in zip(images.iterrows(), n_false):
+        for _ in range(count):
+            size = rng.uniform(20, 60, 2)
+            x0, y0 = rng.uniform(0, image["width"] - size[0]), rng.uniform(0, image["height"] - size[1])
+            rows.append({"image_id": image["image_id"], "level": LEVELS[rng.integers(len(LEVELS))],
+                         "side": SIDES[rng.integers(len(SIDES))], "score": rng.uniform(0.0, 0.6),
+                         "xmin": x0, "ymin": y0, "xmax": x0 + size[0], "ymax": y0 + size[1]})
+    detections = pd.concat([found, pd.DataFrame(rows, columns=list(DETECTION_COLUMNS))], ignore_index=True)
+    sizes = images.set_index("image_id")
+    width = detections["image_id"].map(sizes["width"]).to_numpy(float)
+    height = detections["image_id"].map(sizes["height"]).to_numpy(float)
+    for lo, hi, limit in (("xmin", "xmax", width), ("ymin", "ymax", height)):
+        detections[lo] = np.clip(detections[lo], 0, limit - 2)
+        detections[hi] = np.clip(np.maximum(detections[hi], detections[lo] + 1), 0, limit)
+    return detections[list(DETECTION_COLUMNS)]
+
+
+def sample_grades(ground_truth, d: Degradation, rng: np.random.Generator) -> pd.DataFrame:
+    keys = ["patient_id", "level", "side"]
+    grades = template_grades(ground_truth.patients).drop(columns=list(PROBABILITY_COLUMNS))
+    truth = ground_truth.grades.set_index(keys)["severity"]
+    severity = grades.set_index(keys).index.map(lambda key: truth.get(key, 0)).to_numpy(int)
+    if d.random_grades:
+        prior = np.bincount(truth.to_numpy(int), minlength=len(GRADES)) + 1.0
+        severity = rng.choice(GRADES, size=len(severity), p=prior / prior.sum())
+    moved = rng.random(len(severity)) < d.regrade_rate
+    severity = np.where(moved, np.clip(severity + rng.choice([-1, 1], len(severity)), 0, 3), severity)
+    grades["severity"] = severity
+    confidence = 1.0 if d == DEGRADATIONS["perfect"] else 0.7
+    proba = np.full((len(severity), len(GRADES)), (1.0 - confidence) / (len(GRADES) - 1))
+    proba[np.arange(len(severity)), severity] = confidence
+    grades[list(PROBABILITY_COLUMNS)] = proba
+    return grades
+
+
+def sample_mask(mask: np.ndarray, d: Degradation, rng: np.random.Generator) -> np.ndarray:
+    out = mask
+    if d.mask_block_px > 1:
+        b = d.mask_block_px
+        out = np.repeat(np.repeat(out[::b, ::b], b, axis=0), b, axis=1)[: mask.shape[0], : mask.shape[1]]
+    if d.mask_shift_px:
+        out = np.roll(out, tuple(rng.integers(-d.mask_shift_px, d.mask_shift_px + 1, 2)), axis=(0, 1))
+    return np.ascontiguousarray(out, dtype=np.uint8)
+
+
+def write_sample_submissions(ground_truth, out: str | os.PathLike, seed: int = 0) -> dict[str, Path]:
+    """Write ``perfect``, ``jittered`` and ``weak`` submissions under ``out``; return their paths."""
+    paths = {}
+    for offset, name in enumerate(SAMPLE_NAMES):
+        d, rng = DEGRADATIONS[name], np.random.default_rng([seed, offset])
+        masks = {pid: sample_mask(mask, d, rng) for pid, mask in sorted(ground_truth.masks().items())}
+        paths[name] = write_submission(
+            Path(out) / name,
+            detections=sample_detections(ground_truth, d, rng),
+            grades=sample_grades(ground_truth, d, rng),
+            masks=masks,
+            meta={"team": "lssbench demo", "method": name,
+                  "description": f"made from the ground truth: {d}"},
+        )
+    return paths
+
+
+@dataclass(frozen=True)
+class DemoOutputs:
+    data: Path
+    gt: Path
+    submissions: dict
+    leaderboard: Path
+    board: dict
+
+
+def run_demo(out: str | os.PathLike = DEFAULT_DEMO_DIR, *, n_patients: int | None = None, seed: int = 0,
+             n_bootstrap: int = 1000, workers: int | None = None, on_done=None) -> DemoOutputs:
+    """Synthesize, prepare the test bundle, write the samples, score them into a leaderboard.
+
+    Re-running reuses the dataset and bundle already in ``out`` (both are deterministic).
+    """
+    from lssbench.dataset import read_dataset
+    from lssbench.groundtruth import load_ground_truth, prepare_ground_truth
+    from lssbench.jsonio import write_json_atomic
+    from lssbench.leaderboard import leaderboard
+    from lssbench.synth import DEFAULT_PATIENTS, synthesize
+
+    out = Path(out)
+    data, gt_dir = out / "data", out / "gt"
+    if not data.exists():
+        synthesize(data, n_patients=n_patients or DEFAULT_PATIENTS, seed=seed)
+    if not gt_dir.exists():
+        prepare_ground_truth(read_dataset(data), "test", gt_dir)
+    ground_truth = load_ground_truth(gt_dir)
+    submissions = write_sample_submissions(ground_truth, out / "submissions", seed=seed)
+    board = leaderboard(list(submissions.values()), ground_truth, n_bootstrap=n_bootstrap, seed=seed,
+                        workers=workers, on_done=on_done)
+    board_path = write_json_atomic(out / "leaderboard.json", board)
+    return DemoOutputs(data, gt_dir, submissions, board_path, board)

@@ -1,0 +1,61 @@
+"""Plain tables in three dialects: aligned console text, Markdown (pipe) and LaTeX (booktabs)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+MISSING = "-"
+
+
+def fmt(value, digits: int = 3) -> str:
+    """A number as text; None (undefined, e.g. a class without ground truth) as ``-``."""
+    if value is None:
+        return MISSING
+    if isinstance(value, (int,)) and not isinstance(value, bool):
+        return str(value)
+    return f"{value:.{digits}f}"
+
+
+def fmt_ci(value, ci, digits: int = 3) -> str:
+    """``0.912 [0.880, 0.941]``, or just the value when there is no CI."""
+    if value is None or not ci:
+        return fmt(value, digits)
+    return f"{fmt(value, digits)} [{fmt(ci[0], digits)}, {fmt(ci[1], digits)}]"
+
+
+def console_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to their widest cell; first column left-aligned, the rest right-aligned."""
+    cells = [list(headers)] + [list(r) for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row):
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(cells[0]), rule] + [line(r) for r in cells[1:]])
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    align = ["---"] + ["---:"] * (len(headers) - 1)
+    lines = [headers, align] + [list(r) for r in rows]
+    return "\n".join("| " + " | ".join(row) + " |" for row in lines) + "\n"
+
+
+_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
+
+
+def latex_table(headers: Sequence[str], rows: Sequence[Sequence[str]], caption: str = "") -> str:
+    """A booktabs ``table``; cells are used as given (escape text cells before)."""
+    spec = "l" + "r" * (len(headers) - 1)
+    body = [" & ".join(row) + r" \\" for row in rows]
+    parts = [r"\begin{table}[t]", r"\centering"]
+    if caption:
+        parts.append(rf"\caption{{{caption}}}")
+    parts += [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(headers) + r" \\", r"\midrule",
+              *body, r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(parts) + "\n"

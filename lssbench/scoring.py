@@ -1,0 +1,167 @@
+"""Submission + ground truth -> results dict. No printing, no files written here.
+
+:class:`Evaluator` follows OGB's shape: built once from a ground truth, then
+``evaluate(submission)`` takes one submission and returns one plain dict whose keys
+are documented in docs/results.md and stable across releases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from lssbench import __version__
+from lssbench.domain import GRADE_COLUMNS, TASKS
+from lssbench.metrics import METRICS_VERSION
+from lssbench.metrics.bootstrap import bootstrap_cis
+from lssbench.metrics.detection import match_detections
+from lssbench.metrics.grading import evaluate_grading, weighted_kappa
+from lssbench.metrics.segmentation import case_metrics, summarize_cases
+from lssbench.problems import UsageError
+
+RESULTS_SCHEMA_VERSION = 1
+DEFAULT_RESAMPLES = 1000
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A headline number: reported with a bootstrap CI and in paper tables."""
+
+    task: str
+    key: str
+    label: str
+    higher_is_better: bool = True
+
+    @property
+    def name(self) -> str:
+        """``"detection.AP50"``: the key of its CI in ``results["ci95"]``."""
+        return f"{self.task}.{self.key}"
+
+
+HEADLINES: tuple[Headline, ...] = (
+    Headline("detection", "AP50", "AP50"),
+    Headline("detection", "mAP", "mAP"),
+    Headline("grading", "qwk", "QWK"),
+    Headline("segmentation", "mean_dice", "Dice"),
+    Headline("segmentation", "mean_hd95_mm", "HD95 (mm)", higher_is_better=False),
+)
+#: The headline each task is ranked by on a leaderboard.
+RANKING = {"detection": HEADLINES[0], "grading": HEADLINES[2], "segmentation": HEADLINES[3]}
+
+Statistic = Callable[[np.ndarray], "float | None"]
+
+
+class Evaluator:
+    """Scores submissions against one labelled ground truth (a test or val bundle)."""
+
+    def __init__(self, ground_truth):
+        if not ground_truth.has_labels:
+            raise UsageError(
+                f"the {ground_truth.split} ground truth has no labels (a public.json?): "
+                "it can validate submissions but not score them; give the private bundle with --gt"
+            )
+        self.ground_truth = ground_truth
+        self.patients: list[str] = list(ground_truth.patients)
+        self._patient_index = {pid: i for i, pid in enumerate(self.patients)}
+
+    def evaluate(self, submission, *, n_bootstrap: int = DEFAULT_RESAMPLES, seed: int = 0) -> dict:
+        """Results dict for every task present in ``submission`` (a validated Submission)."""
+        results: dict = self._header(submission)
+        statistics: dict[str, Statistic] = {}
+        warnings: list[str] = []
+        for task in TASKS:
+            if task in submission.tasks:
+                scorer = getattr(self, f"_score_{task}")
+                results[task], task_statistics, task_warnings = scorer(submission)
+                statistics.update({f"{task}.{key}": fn for key, fn in task_statistics.items()})
+                warnings.extend(task_warnings)
+        if n_bootstrap > 0 and statistics:
+            cis = bootstrap_cis(statistics, len(self.patients), n_resamples=n_bootstrap,
+                                seed=seed, confidence=CONFIDENCE)
+            results["ci95"] = {name: (list(ci) if ci is not None else None) for name, ci in cis.items()}
+            results["bootstrap"] = {"resamples": n_bootstrap, "seed": seed, "unit": "patient",
+                                    "confidence": CONFIDENCE, "method": "percentile"}
+        results["warnings"] = warnings
+        return results
+
+    def _header(self, submission) -> dict:
+        return {
+            "schema_version": RESULTS_SCHEMA_VERSION,
+            "lssbench_version": __version__,
+            "metrics_version": METRICS_VERSION,
+            "split": self.ground_truth.split,
+            "gt_fingerprint": self.ground_truth.fingerprint,
+            "submission_fingerprint": submission.fingerprint,
+            "tasks": [task for task in TASKS if task in submission.tasks],
+        }
+
+    def _unit_weights(self, patient_ids) -> Callable[[np.ndarray], np.ndarray]:
+        """Maps patient multiplicities to the multiplicities of rows owned by ``patient_ids``."""
+        index = np.array([self._patient_index[pid] for pid in patient_ids], dtype=np.int64)
+        return lambda patient_weights: patient_weights[index]
+
+    # --- tasks -----------------------------------------------------------------------------
+    def _score_detection(self, submission):
+        gt = self.ground_truth
+        image_ids = list(gt.images["image_id"])
+        matches = match_detections(gt.boxes, submission.detections, image_ids)
+        summary = matches.summary()
+        warnings = summary.pop("warnings", [])
+        to_images = self._unit_weights(gt.images["patient_id"])
+        statistics = {
+            "mAP": lambda w: matches.headline(to_images(w))["mAP"],
+            "AP50": lambda w: matches.headline(to_images(w))["AP50"],
+        }
+        return summary, statistics, [f"detections.csv: {message}" for message in warnings]
+
+    def _score_grading(self, submission):
+        truth = self.ground_truth.grades
+        summary = evaluate_grading(truth, submission.grades)
+        keys = list(GRADE_COLUMNS[:3])
+        aligned = truth.merge(submission.grades[keys + ["severity"]], on=keys, how="left",
+                              suffixes=("_true", "_pred"), validate="one_to_one")
+        y_true = aligned["severity_true"].to_numpy(dtype=np.int64)
+        y_pred = aligned["severity_pred"].to_numpy(dtype=np.int64)
+        to_rows = self._unit_weights(aligned["patient_id"])
+        statistics = {
+            "qwk": lambda w: weighted_kappa(y_true, y_pred, weights="quadratic",
+                                                    sample_weight=to_rows(w)),
+        }
+        return summary, statistics, []
+
+    def _score_segmentation(self, submission):
+        gt = self.ground_truth
+        per_case = {
+            pid: case_metrics(gt.mask(pid), submission.masks[pid], tuple(gt.cases[pid]["spacing_mm"]))
+            for pid in sorted(gt.cases)
+        }
+        summary = summarize_cases(per_case)
+        summary["per_case"] = [{"patient_id": pid, "metrics": per_case[pid]} for pid in sorted(per_case)]
+        to_cases = self._unit_weights(sorted(per_case))
+
+        def headline(w, key):
+            return summarize_cases(per_case, case_weights=to_cases(w))[key]
+
+        statistics = {
+            "mean_dice": lambda w: headline(w, "mean_dice"),
+            "mean_hd95_mm": lambda w: headline(w, "mean_hd95_mm"),
+        }
+        return summary, statistics, []
+
+
+def evaluate(submission_path, gt=None, *, split: str | None = None,
+             n_bootstrap: int = DEFAULT_RESAMPLES, seed: int = 0) -> dict:
+    """One call: resolve the ground truth, validate the submission, score it.
+
+    Raises :class:`~lssbench.problems.SubmissionError` listing every problem when the
+    submission is invalid.
+    """
+    from lssbench.sources import resolve_ground_truth
+    from lssbench.submission import load_submission
+
+    ground_truth = resolve_ground_truth(gt, split).ground_truth
+    submission = load_submission(submission_path, ground_truth)
+    return Evaluator(ground_truth).evaluate(submission, n_bootstrap=n_bootstrap, seed=seed)

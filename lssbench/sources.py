@@ -1,0 +1,104 @@
+"""Where ground truth comes from: a bundle, a public.json, a raw dataset folder,
+``$LSSBENCH_GT``, or the embedded synthetic default (built once in a cache folder).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from lssbench import __version__
+from lssbench.problems import UsageError
+
+GT_ENV = "LSSBENCH_GT"
+CACHE_ENV = "LSSBENCH_CACHE"
+DEFAULT_SPLIT = "test"
+
+
+@dataclass(frozen=True)
+class GroundTruthSource:
+    """A loaded ground truth and a sentence saying where it came from."""
+
+    ground_truth: object  # lssbench.groundtruth.GroundTruth
+    description: str
+
+
+def cache_dir() -> Path:
+    """``$LSSBENCH_CACHE``, else ``$XDG_CACHE_HOME/lssbench``, else ``~/.cache/lssbench``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "lssbench"
+
+
+def default_synthetic_paths() -> tuple[Path, Path]:
+    """(dataset folder, test bundle folder) of the embedded synthetic default."""
+    from lssbench.synth import DEFAULT_PATIENTS
+
+    root = cache_dir() / f"synthetic-{__version__}-n{DEFAULT_PATIENTS}-seed0"
+    return root / "data", root / "gt-test"
+
+
+def ensure_default_ground_truth() -> Path:
+    """Build (once) the synthetic default dataset and its test bundle; return the bundle."""
+    from lssbench.groundtruth import prepare_ground_truth
+    from lssbench.dataset import read_dataset
+    from lssbench.synth import DEFAULT_PATIENTS, synthesize
+
+    data_dir, gt_dir = default_synthetic_paths()
+    if not gt_dir.exists():
+        if not data_dir.exists():
+            synthesize(data_dir, n_patients=DEFAULT_PATIENTS, seed=0)
+        prepare_ground_truth(read_dataset(data_dir), DEFAULT_SPLIT, gt_dir)
+    return gt_dir
+
+
+def is_dataset_folder(path: Path) -> bool:
+    """True for a raw dataset folder in the published layout (not a GT bundle)."""
+    return path.is_dir() and (path / "Foramina_Detection").is_dir()
+
+
+def resolve_ground_truth(gt: str | os.PathLike | None = None, split: str | None = None) -> GroundTruthSource:
+    """Load the ground truth named by ``gt`` (bundle, manifest, public.json or dataset folder).
+
+    With ``gt`` None: ``$LSSBENCH_GT`` if set, else the embedded synthetic test split.
+    A raw dataset folder needs ``split``; its bundle is prepared in a temporary folder.
+    """
+    from lssbench.groundtruth import load_ground_truth
+
+    if gt is None and os.environ.get(GT_ENV):
+        gt, origin = os.environ[GT_ENV], f"${GT_ENV}"
+    elif gt is None:
+        bundle = ensure_default_ground_truth()
+        return GroundTruthSource(
+            load_ground_truth(bundle),
+            f"embedded synthetic test split (no --gt given; cached in {bundle})",
+        )
+    else:
+        origin = "--gt"
+    path = Path(gt)
+    if not path.exists():
+        raise UsageError(f"{origin}: {path} does not exist; expected a ground-truth folder, "
+                         "its manifest.json, a public.json or a dataset folder")
+    if is_dataset_folder(path):
+        return _ground_truth_from_dataset(path, split, origin)
+    if split is not None:
+        raise UsageError(f"--split is only used with a raw dataset folder; {path} is a ground-truth bundle")
+    ground_truth = load_ground_truth(path)
+    return GroundTruthSource(ground_truth, f"{ground_truth.split} split from {path} ({origin})")
+
+
+def _ground_truth_from_dataset(path: Path, split: str | None, origin: str) -> GroundTruthSource:
+    from lssbench.dataset import read_dataset
+    from lssbench.groundtruth import load_ground_truth, prepare_ground_truth
+
+    if split is None:
+        raise UsageError(f"{origin}: {path} is a dataset folder; say which split with --split train|val|test")
+    tmp = Path(tempfile.mkdtemp(prefix="lssbench-gt-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # masks are read lazily from here
+    ground_truth = load_ground_truth(prepare_ground_truth(read_dataset(path), split, tmp / "gt"))
+    return GroundTruthSource(ground_truth, f"{split} split of dataset folder {path} ({origin})")
