@@ -71,6 +71,7 @@ class SegmentationCase:
     mask_path: Path
     width: int
     height: int
+    slice_name: str | None = None  # e.g. "IM000009" when the middle slice's file name gives it
 
 
 @dataclass
