@@ -68,6 +68,9 @@ MIDDLE_SLICE_DIR = "Segmentation/Middle_Slice"
 MASKS_DIR = "Segmentation/Masks"
 REQUIRED_DIRS = (DICOM_DIR, IMAGES_DIR, ANNOTATIONS_DIR)
 SEGMENTATION_DIRS = (MIDDLE_SLICE_DIR, MASKS_DIR)
+LAYOUT_TEXT = (
+    f"expected {', '.join(REQUIRED_DIRS)} and, if {SEGMENTATION_DIR} exists, {' and '.join(SEGMENTATION_DIRS)}"
+)
 
 _PATIENT_SEARCH = re.compile(rf"(?<![0-9A-Za-z])(?:{PATIENT_ID_PATTERN.pattern})(?!\d)")
 _SLICE_SEARCH = re.compile(rf"(?<![0-9A-Za-z])(?:{SLICE_NAME_PATTERN.pattern})(?!\d)")
@@ -294,11 +297,11 @@ def _read_detection(ctx: _Context, annotations_dir: Path, images_dir: Path) -> l
     for path in _files(annotations_dir, ".xml"):
         stem = path.relative_to(annotations_dir).with_suffix("").as_posix()
         item = _read_annotation(ctx, path, annotations_dir)
-        if item is None:
-            images.find(stem, "")  # its image is not "without annotation": the annotation is broken
-            continue
-        if item.image_id in slices:
+        if item is not None and item.image_id in slices:
             ctx.add(path, "", f"duplicate image ID {item.image_id}; also {ctx.rel(slices[item.image_id].annotation_path)}")
+            item = None
+        if item is None:
+            images.find(stem, "")  # its image has an annotation, a broken one: no second problem
             continue
         slices[item.image_id] = item
         _attach_image(ctx, item, stem, images)
@@ -507,10 +510,10 @@ def _missing_dirs(ctx: _Context) -> set[str]:
     expected = list(REQUIRED_DIRS)
     if (ctx.root / SEGMENTATION_DIR).is_dir():
         expected += SEGMENTATION_DIRS
-    missing = {name for name in expected if not (ctx.root / name).is_dir()}
-    for name in sorted(missing):
-        ctx.add(name, "", "folder is missing; expected the published layout (see lssbench.dataset.reader)")
-    return missing
+    missing = [name for name in expected if not (ctx.root / name).is_dir()]
+    for name in missing:
+        ctx.add(name, "", f"folder is missing; {LAYOUT_TEXT}")
+    return set(missing)
 
 
 def _check_series_present(ctx: _Context, dataset: Dataset) -> None:
