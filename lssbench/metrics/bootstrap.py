@@ -1,0 +1,133 @@
+"""Patient-level bootstrap: seeded resample multiplicities and percentile CIs.
+
+Patients are the unit of independence: a resample draws ``n_units`` patients with
+replacement, and every row (foramen, box, image, case) of a drawn patient counts as
+many times as the patient was drawn. A resample is represented by its integer
+multiplicity vector over units, which statistics take as weights -- so one set of
+resamples serves every statistic (paired across metrics) and nothing is copied.
+
+Conventions (see docs/metrics_grading.md):
+
+* :func:`bootstrap_counts` uses ``np.random.default_rng(seed)``, draws an
+  ``(n_resamples, n_units)`` matrix of unit indices with ``rng.integers`` and counts
+  them per row. Same arguments, same matrix, bit for bit, on every platform numpy
+  supports.
+* A statistic may return ``None`` or NaN for a resample (e.g. sensitivity when no
+  positive patient was drawn); that resample is skipped for that statistic only. If
+  fewer than half of the resamples are valid the CI is ``None``.
+* The CI is the percentile interval: the ``(1 - confidence) / 2`` and
+  ``(1 + confidence) / 2`` quantiles of the valid values (numpy's default linear
+  interpolation). Floats are returned unrounded.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+DEFAULT_RESAMPLES = 1000
+DEFAULT_CONFIDENCE = 0.95
+#: A CI needs at least this share of valid resamples.
+MIN_VALID_SHARE = 0.5
+
+Statistic = Callable[[np.ndarray], "float | None"]
+
+
+def bootstrap_counts(n_units: int, n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> np.ndarray:
+    """Multiplicities of ``n_units`` units in ``n_resamples`` resamples with replacement.
+
+    Returns an int64 array of shape ``(n_resamples, n_units)`` whose rows sum to
+    ``n_units``: entry ``[b, u]`` is how often unit ``u`` was drawn in resample ``b``.
+    """
+    if int(n_units) < 1:
+        raise ValueError(f"n_units must be at least 1, got {n_units}")
+    if int(n_resamples) < 1:
+        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+    n_units, n_resamples = int(n_units), int(n_resamples)
+    rng = np.random.default_rng(seed)
+    drawn = rng.integers(0, n_units, size=(n_resamples, n_units), dtype=np.int64)
+    offsets = np.arange(n_resamples, dtype=np.int64)[:, None] * n_units
+    counts = np.bincount((drawn + offsets).ravel(), minlength=n_resamples * n_units)
+    return counts.reshape(n_resamples, n_units).astype(np.int64)
+
+
+def _value(result) -> float:
+    if result is None:
+        return math.nan
+    value = float(result)
+    return value if math.isfinite(value) else math.nan
+
+
+def bootstrap_values(
+    statistics: Mapping[str, Statistic],
+    n_units: int,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Each statistic evaluated on every resample: ``{name: float array (n_resamples,)}``.
+
+    Statistics are called with the resample's int64 multiplicity vector over units;
+    ``None``/NaN/inf results are stored as NaN (``np.isnan(values).sum()`` counts the
+    skipped resamples). All statistics see the same resamples.
+    """
+    counts = bootstrap_counts(n_units, n_resamples, seed)
+    values = {name: np.empty(counts.shape[0], dtype=np.float64) for name in statistics}
+    for b, weights in enumerate(counts):
+        for name, statistic in statistics.items():
+            values[name][b] = _value(statistic(weights))
+    return values
+
+
+def percentile_ci(values, confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float] | None:
+    """Percentile interval of the finite ``values``; ``None`` if fewer than half are finite."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
+    array = np.asarray(values, dtype=np.float64)
+    valid = array[np.isfinite(array)]
+    if valid.size == 0 or valid.size < MIN_VALID_SHARE * array.size:
+        return None
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(valid, [alpha, 1.0 - alpha])
+    return float(low), float(high)
+
+
+def bootstrap_cis(
+    statistics: Mapping[str, Statistic],
+    n_units: int,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> dict[str, tuple[float, float] | None]:
+    """Paired percentile CIs of several statistics over patient resamples.
+
+    ``statistics`` maps a name to a function of the per-unit weight vector (int64
+    multiplicities, length ``n_units``). Returns ``{name: (low, high)}``, or ``None``
+    for a statistic valid on fewer than half of the resamples.
+    """
+    values = bootstrap_values(statistics, n_units, n_resamples, seed)
+    return {name: percentile_ci(v, confidence) for name, v in values.items()}
+
+
+def unit_index(row_units: Sequence, units: Sequence) -> np.ndarray:
+    """Position in ``units`` of each row's unit (int64); ValueError naming an unknown unit."""
+    position = {unit: i for i, unit in enumerate(units)}
+    if len(position) != len(units):
+        raise ValueError("units must be unique")
+    try:
+        return np.fromiter((position[u] for u in row_units), dtype=np.int64, count=len(row_units))
+    except KeyError as error:
+        raise ValueError(f"row unit {error.args[0]!r} is not among the resampled units") from None
+
+
+def unit_weights_for(row_units: Sequence, units: Sequence, weights) -> np.ndarray:
+    """Per-row weights from per-unit ``weights``: row ``r`` gets the weight of its unit.
+
+    For repeated calls (the bootstrap), compute ``index = unit_index(row_units, units)``
+    once and use ``weights[index]``.
+    """
+    weights = np.asarray(weights)
+    if weights.shape != (len(units),):
+        raise ValueError(f"weights has shape {weights.shape}, expected ({len(units)},)")
+    return weights[unit_index(row_units, units)].astype(np.float64)
