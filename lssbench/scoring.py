@@ -13,11 +13,11 @@ from typing import Callable
 import numpy as np
 
 from lssbench import __version__
-from lssbench.domain import GRADE_COLUMNS, TASKS
+from lssbench.domain import TASKS
 from lssbench.metrics import METRICS_VERSION
 from lssbench.metrics.bootstrap import bootstrap_cis
 from lssbench.metrics.detection import match_detections
-from lssbench.metrics.grading import evaluate_grading, weighted_kappa
+from lssbench.metrics.grading import align_grades, evaluate_grading, weighted_kappa
 from lssbench.metrics.segmentation import case_metrics, summarize_cases
 from lssbench.problems import UsageError
 
@@ -120,9 +120,7 @@ class Evaluator:
     def _score_grading(self, submission):
         truth = self.ground_truth.grades
         summary = evaluate_grading(truth, submission.grades)
-        keys = list(GRADE_COLUMNS[:3])
-        aligned = truth.merge(submission.grades[keys + ["severity"]], on=keys, how="left",
-                              suffixes=("_true", "_pred"), validate="one_to_one")
+        aligned = align_grades(truth, submission.grades)
         y_true = aligned["severity_true"].to_numpy(dtype=np.int64)
         y_pred = aligned["severity_pred"].to_numpy(dtype=np.int64)
         to_rows = self._unit_weights(aligned["patient_id"])

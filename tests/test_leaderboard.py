@@ -1,0 +1,40 @@
+import json
+import shutil
+from importlib import resources
+
+import jsonschema
+
+from lssbench import jsonio
+from lssbench.leaderboard import TEMPLATE_REFERENCE, leaderboard
+from lssbench.report import board_latex, board_markdown
+
+
+def test_leaderboard_ranks_valid_submissions_and_lists_the_broken_one(sample_submissions, ground_truth, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(sample_submissions["weak"], broken)
+    (broken / "grades.csv").write_text("patient_id,level,side,severity\nPATIENT0000001,L9-L9,up,7\n")
+    board = leaderboard([*sample_submissions.values(), broken], ground_truth, n_bootstrap=30, seed=0, workers=2)
+    jsonschema.validate(json.loads(jsonio.dumps(board)),
+                        json.loads(resources.files("lssbench").joinpath("schemas/leaderboard.schema.json").read_text()))
+    by_name = {e["name"]: e for e in board["entries"]}
+    assert [e["name"] for e in board["entries"]] == ["perfect", "jittered", "weak", "broken", TEMPLATE_REFERENCE]
+    assert by_name["perfect"]["ranks"] == {"detection": 1, "grading": 1, "segmentation": 1}
+    assert by_name["weak"]["ranks"] == {"detection": 3, "grading": 3, "segmentation": 3}
+    assert by_name["broken"]["status"] == "invalid" and by_name["broken"]["results"] is None
+    assert any("grades.csv" in p for p in by_name["broken"]["problems"])
+    reference = by_name[TEMPLATE_REFERENCE]["results"]
+    assert reference["detection"]["AP50"] == 0.0
+    assert reference["grading"]["qwk"] == 0.0  # all normal: no agreement beyond chance
+    assert "per_case" not in by_name["perfect"]["results"]["segmentation"]
+
+    markdown = board_markdown(board)
+    assert "| 1 | perfect (lssbench demo) | **1.000 [1.000, 1.000]** |" in markdown
+    assert "broken: invalid" in markdown
+    assert r"\toprule" in board_latex(board)
+
+
+def test_leaderboard_is_deterministic_in_parallel_and_serial(sample_submissions, ground_truth):
+    subs = list(sample_submissions.values())
+    serial = leaderboard(subs, ground_truth, n_bootstrap=20, seed=1, workers=1)
+    parallel = leaderboard(subs, ground_truth, n_bootstrap=20, seed=1, workers=2)
+    assert jsonio.dumps(serial) == jsonio.dumps(parallel)
