@@ -1,0 +1,261 @@
+"""Open a submission folder or ``.zip`` safely; the upload is treated as hostile.
+
+A folder is used in place after a walk that refuses symbolic links and special files
+(never followed) and enforces the file-count and size caps. A zip is extracted into a
+temporary folder removed on exit, refusing absolute or ``..`` member names, symbolic
+links, encrypted members, duplicate names, and zip bombs (declared sizes, compression
+ratio and the bytes actually written are all checked against :class:`Limits`).
+Nested zips are extracted as plain files and never opened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Iterator
+
+from lssbench.domain import DETECTIONS_FILE, GRADES_FILE, META_FILE, SEGMENTATION_DIR
+from lssbench.problems import Problem, SubmissionError, UsageError
+
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Hard caps applied to every submission (see docs/submission.md)."""
+
+    max_total_bytes: int = 1024 * MiB  # unpacked size of all files
+    max_files: int = 10_000
+    max_compression_ratio: float = 200.0  # per zip member, above ratio_min_bytes
+    ratio_min_bytes: int = 1 * MiB
+    max_csv_bytes: int = 100 * MiB
+    max_detection_rows: int = 1_000_000
+    max_grade_rows: int = 100_000
+    max_meta_bytes: int = 64 * 1024
+    max_image_pixels: int = 64 * MiB  # below Pillow's default MAX_IMAGE_PIXELS
+    max_problems_per_kind: int = 20
+
+
+DEFAULT_LIMITS = Limits()
+#: Names at a submission's root that mark it as the content root.
+KNOWN_ROOT_NAMES = (DETECTIONS_FILE, GRADES_FILE, SEGMENTATION_DIR, META_FILE)
+#: Operating-system litter: skipped when extracting, never reported.
+JUNK_NAMES = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini")
+_CHUNK = 1 << 16
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def _mb(n: int) -> str:
+    return f"{n / MiB:.1f} MB" if n >= MiB // 10 else f"{n} bytes"
+
+
+def _archive_problem(archive: Path, member: str, message: str) -> Problem:
+    return Problem(archive.name, f"member {member!r}" if member else "", message)
+
+
+# --- folders -----------------------------------------------------------------------------
+
+
+def _check_folder(root: Path, limits: Limits) -> list[Problem]:
+    """Walk ``root`` without following links; refuse links, special files, caps exceeded."""
+    problems, count, total = [], 0, 0
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for name in sorted(dirnames + filenames):
+            path = Path(dirpath) / name
+            rel = path.relative_to(root).as_posix()
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                problems.append(Problem(rel, "", _link_message(path, root)))
+            elif stat.S_ISREG(info.st_mode):
+                count += 1
+                total += info.st_size
+            elif not stat.S_ISDIR(info.st_mode):
+                problems.append(Problem(rel, "", "not a regular file (device, socket or pipe); refused"))
+        dirnames[:] = [d for d in dirnames if not (Path(dirpath) / d).is_symlink()]
+        if count > limits.max_files or total > limits.max_total_bytes:
+            break
+    problems += _cap_problems(root.name, count, total, limits)
+    return problems
+
+
+def _link_message(path: Path, root: Path) -> str:
+    target = os.readlink(path)
+    resolved = os.path.realpath(path)
+    inside = resolved == str(root.resolve()) or resolved.startswith(str(root.resolve()) + os.sep)
+    where = "inside" if inside else "outside"
+    return (
+        f"symbolic link to {target!r} ({where} the submission); links are refused and never "
+        "followed -- submit plain files"
+    )
+
+
+def _cap_problems(name: str, count: int, total: int, limits: Limits) -> list[Problem]:
+    problems = []
+    if count > limits.max_files:
+        problems.append(Problem(name, "", f"more than {limits.max_files} files; refused"))
+    if total > limits.max_total_bytes:
+        problems.append(
+            Problem(name, "", f"files total more than {_mb(limits.max_total_bytes)}; refused")
+        )
+    return problems
+
+
+# --- zips --------------------------------------------------------------------------------
+
+
+def _member_parts(name: str) -> tuple[str, ...] | None:
+    """Path parts of a member name, or None when it is absolute or escapes with ``..``."""
+    clean = name.replace("\\", "/")
+    if clean.startswith("/") or _DRIVE.match(clean) or "\x00" in clean:
+        return None
+    parts = tuple(p for p in PurePosixPath(clean).parts if p not in ("", "."))
+    if any(p == ".." for p in parts):
+        return None
+    return parts
+
+
+def _member_problem(info: zipfile.ZipInfo, parts, limits: Limits) -> str | None:
+    """Why one member is refused, or None."""
+    if parts is None:
+        return "absolute path or '..' in the name (path escape); refused"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "symbolic link; links are refused -- submit plain files"
+    if info.flag_bits & 0x1:
+        return "encrypted member; submissions must not be password-protected"
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return f"compression method {info.compress_type} unsupported; use deflate or store"
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size > limits.ratio_min_bytes and ratio > limits.max_compression_ratio:
+        return (
+            f"compression ratio {ratio:.0f}:1 over the {limits.max_compression_ratio:.0f}:1 "
+            "limit (zip bomb?); refused"
+        )
+    return None
+
+
+def _scan_zip(archive: Path, members, limits: Limits) -> tuple[list, list[Problem]]:
+    """(members to extract with their parts, problems) from the central directory."""
+    problems, keep, seen, declared = [], [], set(), 0
+    for info in members:
+        parts = _member_parts(info.filename)
+        if parts is not None and (not parts or any(p in JUNK_NAMES for p in parts)):
+            continue
+        why = _member_problem(info, parts, limits)
+        key = "/".join(parts or ()).lower()
+        if why is None and key in seen:
+            why = "duplicate member name; refused"
+        if why:
+            problems.append(_archive_problem(archive, info.filename, why))
+            continue
+        seen.add(key)
+        declared += info.file_size
+        keep.append((info, parts))
+    files = sum(not info.is_dir() for info, _ in keep)
+    problems += _cap_problems(archive.name, files, declared, limits)
+    return keep, problems
+
+
+def _extract_member(zf, info, target: Path, budget: int) -> int:
+    """Copy one member, counting real bytes; raises OverflowError past ``budget``."""
+    written = 0
+    with zf.open(info) as source, open(target, "xb") as sink:
+        while chunk := source.read(_CHUNK):
+            written += len(chunk)
+            if written > budget or written > info.file_size:
+                raise OverflowError(written)
+            sink.write(chunk)
+    return written
+
+
+def _extract(archive: Path, zf: zipfile.ZipFile, dest: Path, limits: Limits) -> list[Problem]:
+    keep, problems = _scan_zip(archive, zf.infolist(), limits)
+    if problems:
+        return problems
+    budget = limits.max_total_bytes
+    for info, parts in keep:
+        target = dest.joinpath(*parts)
+        if info.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            budget -= _extract_member(zf, info, target, budget)
+        except OverflowError:
+            return [_archive_problem(archive, info.filename, (
+                "expands beyond its declared size or the "
+                f"{_mb(limits.max_total_bytes)} limit (zip bomb?); extraction stopped"))]
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+            return [_archive_problem(archive, info.filename, f"cannot be extracted: {exc}")]
+    return []
+
+
+def _declared_entries(archive: Path) -> int:
+    """Entry count from the end-of-central-directory record, read before zipfile parses it."""
+    with open(archive, "rb") as handle:
+        record = zipfile._EndRecData(handle)  # noqa: SLF001 -- stable since Python 2
+    if not record:
+        raise zipfile.BadZipFile("no end-of-central-directory record")
+    return int(record[zipfile._ECD_ENTRIES_TOTAL])  # noqa: SLF001
+
+
+def _open_zip(archive: Path, dest: Path, limits: Limits) -> list[Problem]:
+    if archive.stat().st_size > limits.max_total_bytes:
+        return _cap_problems(archive.name, 0, archive.stat().st_size, limits)
+    try:
+        if _declared_entries(archive) > 2 * limits.max_files:  # files + folder entries
+            return _cap_problems(archive.name, limits.max_files + 1, 0, limits)
+        with zipfile.ZipFile(archive) as zf:
+            return _extract(archive, zf, dest, limits)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+        return [Problem(archive.name, "", f"not a readable zip archive ({exc})")]
+
+
+# --- both --------------------------------------------------------------------------------
+
+
+def content_root(folder: Path) -> Path:
+    """``folder``, or its single top folder when the files sit one level down."""
+    entries = [p for p in folder.iterdir() if p.name not in JUNK_NAMES]
+    if any(p.name in KNOWN_ROOT_NAMES for p in entries):
+        return folder
+    if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
+        return entries[0]
+    return folder
+
+
+@contextlib.contextmanager
+def open_submission(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> Iterator[Path]:
+    """Yield the content folder of a submission folder or ``.zip``; SubmissionError if unsafe."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        raise UsageError(f"submission not found: {path}")
+    if path.is_dir() and not path.is_symlink():
+        problems = _check_folder(path, limits)
+        if problems:
+            raise SubmissionError(f"submission {path} refused", problems)
+        yield content_root(path)
+        return
+    if path.is_symlink() or not path.is_file():
+        raise SubmissionError(
+            f"submission {path} refused",
+            [Problem(path.name, "", "neither a folder nor a regular .zip file")],
+        )
+    if path.suffix.lower() != ".zip":
+        raise SubmissionError(
+            f"submission {path} refused",
+            [Problem(path.name, "", "a submission is a folder or a .zip of one")],
+        )
+    with tempfile.TemporaryDirectory(prefix="lssbench-sub-") as tmp:
+        problems = _open_zip(path, Path(tmp), limits)
+        if problems:
+            raise SubmissionError(f"submission {path} refused", problems)
+        yield content_root(Path(tmp))
+
+
+__all__ = ["DEFAULT_LIMITS", "JUNK_NAMES", "Limits", "content_root", "open_submission"]
