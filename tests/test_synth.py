@@ -1,0 +1,216 @@
+"""The synthetic dataset: determinism, published layout, labels and DICOM headers."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from defusedxml import ElementTree as ET
+from PIL import Image
+
+from lssbench.domain import LEVELS, SEGMENTATION_CLASSES, parse_level, parse_voc_name
+from lssbench.problems import UsageError
+from lssbench.splits import assign_split
+from lssbench.synth import DEFAULT_PATIENTS, MARKER, synthesize
+from lssbench.synth.plan import BOX_PROBABILITY, GRADE_MIX, patient_ids, plan_patient
+from lssbench.synth.writer import dicom_bytes, full_dataset, shared_elements
+
+N = 6
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return synthesize(tmp_path_factory.mktemp("synth") / "data", n_patients=N, seed=3)
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _marker(root: Path) -> dict:
+    return json.loads((root / MARKER).read_text())
+
+
+def _objects(xml_path: Path) -> list[dict]:
+    root = ET.parse(xml_path).getroot()
+    out = []
+    for obj in root.iter("object"):
+        side, grade = parse_voc_name(obj.findtext("name"))
+        corners = [int(obj.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax")]
+        out.append({"side": side, "grade": grade, "level": parse_level(obj.findtext("level")), "box": corners})
+    return out
+
+
+def test_default_patients():
+    assert DEFAULT_PATIENTS == 100
+
+
+def test_deterministic_and_seed_dependent(tmp_path, data):
+    again = synthesize(tmp_path / "again", n_patients=N, seed=3)
+    assert _hashes(again) == _hashes(data)
+    other = synthesize(tmp_path / "other", n_patients=N, seed=4)
+    assert set(_marker(other)["patients"]).isdisjoint(_marker(data)["patients"])
+    assert _hashes(other) != _hashes(data)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 10, 33, 100])
+def test_split_proportions_exact(n):
+    ids = patient_ids(n, seed=0)
+    assert len(set(ids)) == n
+    assert all(re.fullmatch(r"PATIENT\d{7}", pid) for pid in ids)
+    counts = Counter(assign_split(pid) for pid in ids)
+    assert counts["train"] == round(0.7 * n)
+    assert counts["val"] == round(0.1 * n)
+    assert counts["test"] == n - round(0.7 * n) - round(0.1 * n)
+
+
+def test_layout_and_naming(data):
+    patients = _marker(data)["patients"]
+    assert len(patients) == N
+    assert sorted(p.name for p in data.iterdir()) == sorted(["DICOM", "Foramina_Detection", "Segmentation", MARKER])
+    for pid, info in patients.items():
+        files = sorted((data / info["dicom_folder"]).iterdir())
+        assert len(files) == info["n_slices"] and 12 <= info["n_slices"] <= 18
+        stems = [f.name.removesuffix(".dcm") for f in files]
+        first = info["first_index"]
+        assert stems == [f"IM{i:06d}" for i in range(first, first + info["n_slices"])]
+        assert all(f.suffix == info["dicom_suffix"] for f in files)
+        middle = info["middle_slice"]
+        for folder in ("Segmentation/Middle_Slice", "Segmentation/Masks"):
+            assert [p.name for p in (data / folder).glob(f"{pid}_*")] == [f"{pid}_{middle}.png"]
+    images = sorted(p.stem for p in (data / "Foramina_Detection/Images").iterdir())
+    notes = sorted(p.stem for p in (data / "Foramina_Detection/Annotations").iterdir())
+    assert images == notes and len(images) >= N
+    assert all(re.fullmatch(r"PATIENT\d{7}_IM\d{6}", name) for name in images)
+
+
+def test_xml_and_png_agree(data):
+    for xml_path in sorted((data / "Foramina_Detection/Annotations").glob("*.xml")):
+        root = ET.parse(xml_path).getroot()
+        pid, slice_name = xml_path.stem.split("_")
+        assert root.findtext("folder") == "Sagittal"
+        assert root.findtext("filename") == f"{slice_name}.png"
+        width, height = int(root.findtext("size/width")), int(root.findtext("size/height"))
+        with Image.open(data / "Foramina_Detection/Images" / f"{xml_path.stem}.png") as image:
+            assert image.size == (width, height) and image.mode == "L"
+        assert width in (320, 512, 576)
+        for obj in _objects(xml_path):
+            xmin, ymin, xmax, ymax = obj["box"]
+            assert 20 <= xmax - xmin <= 60 and 20 <= ymax - ymin <= 60
+            assert 0 <= xmin < xmax < width and 0 <= ymin < ymax < height
+
+
+def test_dicom_headers(data):
+    for pid, info in _marker(data)["patients"].items():
+        files = sorted((data / info["dicom_folder"]).iterdir())
+        datasets = [pydicom.dcmread(f) for f in files]
+        first = datasets[0]
+        assert first.PatientID == pid and first.Modality == "MR"
+        assert first.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+        assert (first.Rows, first.Columns) == (info["dicom_size"], info["dicom_size"])
+        assert [float(v) for v in first.PixelSpacing] == [info["spacing_mm"]] * 2
+        assert 0.4 <= info["spacing_mm"] <= 1.0
+        assert 250 <= info["spacing_mm"] * info["dicom_size"] <= 300
+        assert first.PhotometricInterpretation == "MONOCHROME2" and first.BitsAllocated == 16
+        assert first.pixel_array.dtype == np.uint16 and first.pixel_array.std() > 0
+        assert [int(ds.InstanceNumber) for ds in datasets] == list(range(1, len(files) + 1))
+        x = np.array([float(ds.ImagePositionPatient[0]) for ds in datasets])
+        steps = np.diff(x)
+        assert np.all(np.sign(steps) == info["direction"])
+        assert np.allclose(np.abs(steps), abs(steps[0]), atol=0.002) and abs(steps[0]) >= float(first.SliceThickness)
+        assert len({ds.SOPInstanceUID for ds in datasets}) == len(files)
+
+
+def test_fast_dicom_encoder_matches_pydicom():
+    plan = plan_patient("PATIENT1234567", 0, 0)
+    size = plan.series.dicom_size
+    pixels = (np.arange(size * size) % 4000).astype(np.uint16).reshape(size, size)
+    buffer = io.BytesIO()
+    pydicom.dcmwrite(buffer, full_dataset(plan, 2, pixels), enforce_file_format=True)
+    assert dicom_bytes(plan, shared_elements(plan), 2, pixels) == buffer.getvalue()
+
+
+def test_boxed_sides_follow_scan_direction(data):
+    """Left boxes sit on slices with x > 0 (patient left, DICOM LPS), right ones on x < 0."""
+    patients = _marker(data)["patients"]
+    for xml_path in sorted((data / "Foramina_Detection/Annotations").glob("*.xml")):
+        pid, slice_name = xml_path.stem.split("_")
+        info = patients[pid]
+        path = data / info["dicom_folder"] / f"{slice_name}{info['dicom_suffix']}"
+        x = float(pydicom.dcmread(path, stop_before_pixels=True).ImagePositionPatient[0])
+        for obj in _objects(xml_path):
+            assert (x > 0) == (obj["side"] == "left"), (xml_path.name, x, obj)
+
+
+def test_masks_only_six_colours_and_match_image(data):
+    colours = {c.colour for c in SEGMENTATION_CLASSES}
+    for mask_path in sorted((data / "Segmentation/Masks").glob("*.png")):
+        mask = np.asarray(Image.open(mask_path))
+        assert mask.ndim == 3 and mask.shape[2] == 3
+        found = {tuple(int(v) for v in c) for c in np.unique(mask.reshape(-1, 3), axis=0)}
+        assert found == colours  # every class present, nothing else
+        with Image.open(data / "Segmentation/Middle_Slice" / mask_path.name) as image:
+            assert image.size == mask.shape[1::-1]
+            pixels = np.asarray(image, dtype=float)
+        labels = sum(i * np.all(mask == c.colour, axis=2) for i, c in enumerate(SEGMENTATION_CLASSES))
+        means = np.bincount(labels.ravel(), pixels.ravel()) / np.bincount(labels.ravel())
+        explained = means[labels].var() / pixels.var()
+        assert explained > 0.3, explained  # the classes follow the drawn anatomy
+
+
+def test_label_statistics(tmp_path):
+    """Grade mix near 70/15/9/6 %, about 6 of 10 foramina boxed, some duplicates."""
+    n = 120
+    plans = [plan_patient(pid, 0, i) for i, pid in enumerate(patient_ids(n, 0))]
+    grades = Counter(g for p in plans for f in p.foramina for _, g in f.boxes)
+    total = sum(grades.values())
+    for grade, share in enumerate(GRADE_MIX):
+        assert abs(grades[grade] / total - share) < 0.05, (grade, grades)
+    boxed = [sum(bool(f.boxes) for f in p.foramina) for p in plans]
+    assert 5.5 <= np.mean(boxed) <= 6.5
+    per_level = Counter(f.level for p in plans for f in p.foramina if f.boxes)
+    assert per_level["L3-L4"] > per_level["L5-S1"] * 2
+    assert set(per_level) == set(LEVELS) and set(BOX_PROBABILITY) == set(LEVELS)
+    duplicates = sum(len(f.boxes) == 2 for p in plans for f in p.foramina)
+    assert 0.02 < duplicates / sum(boxed) < 0.15
+
+
+def test_grade_mix_from_xml(data):
+    grades = Counter(o["grade"] for x in (data / "Foramina_Detection/Annotations").glob("*.xml") for o in _objects(x))
+    assert sum(grades.values()) >= 3 * N
+    assert grades[0] >= sum(grades.values()) * 0.4
+
+
+def test_refuses_foreign_folder(tmp_path):
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match="not empty"):
+        synthesize(foreign, n_patients=1)
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
+    file_target = tmp_path / "file"
+    file_target.write_text("x")
+    with pytest.raises(UsageError):
+        synthesize(file_target, n_patients=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "foreign"]  # no temp left behind
+
+
+def test_replaces_earlier_output_and_fills_empty_folder(tmp_path):
+    out = tmp_path / "data"
+    out.mkdir()
+    synthesize(out, n_patients=1, seed=1)
+    first = _hashes(out)
+    synthesize(out, n_patients=2, seed=1)
+    assert _marker(out)["n_patients"] == 2 and _hashes(out) != first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
