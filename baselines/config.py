@@ -1,0 +1,92 @@
+"""Baseline configurations: ``tiny`` (CPU tests) and ``default`` (one GPU, <= 10 minutes)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Train-time augmentation strengths (0 switches a transform off)."""
+
+    rotate_deg: float = 8.0
+    scale: float = 0.10  # zoom factor drawn from [1 - scale, 1 + scale]
+    translate: float = 0.05  # fraction of the image side
+    gamma: float = 0.25  # log-uniform gamma in [exp(-g), exp(g)]
+    contrast: float = 0.15
+    brightness: float = 0.10
+    noise: float = 0.02  # std of additive Gaussian noise on [0, 1] intensities
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run depends on; stored in the checkpoint."""
+
+    name: str = "default"
+    input_size: int = 384  # every image is resized to input_size x input_size
+    context: int = 1  # DICOM neighbours on each side of an annotated slice (2.5D channels)
+    det_widths: tuple[int, ...] = (32, 64, 128, 192, 256)
+    det_stride: int = 4  # output stride of the CenterNet heads
+    seg_widths: tuple[int, ...] = (32, 64, 128, 192, 256)
+    epochs: int = 60
+    batch_size: int = 16  # detection batch
+    seg_batch_size: int = 8
+    seg_repeat: int = 3  # the segmentation set (one image per patient) is seen this often per epoch
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 1.0
+    grad_clip: float = 5.0
+    wh_weight: float = 0.1
+    offset_weight: float = 1.0
+    grade_weight: float = 1.0
+    top_k: int = 30  # detections kept per image
+    score_threshold: float = 0.01
+    num_workers: int = 8
+    log_every: int = 20  # steps between progress lines
+    val_every: int = 5  # epochs between validations (the last epoch is always validated)
+    max_steps_per_epoch: int = 0  # 0: no cap
+    seed: int = 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    @property
+    def det_in_channels(self) -> int:
+        """Slice channels (the slice and its neighbours) plus the lateral-position channel."""
+        return 2 * self.context + 2
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+TINY = Config(
+    name="tiny",
+    input_size=128,
+    det_widths=(8, 16, 32, 48),
+    seg_widths=(8, 16, 32, 48),
+    epochs=1,
+    batch_size=8,
+    seg_batch_size=8,
+    seg_repeat=2,
+    lr=3e-3,
+    warmup_epochs=0.0,
+    num_workers=0,
+    log_every=5,
+    val_every=1,
+)
+DEFAULT = Config()
+CONFIGS: dict[str, Config] = {"tiny": TINY, "default": DEFAULT}
+
+
+def get_config(name: str, **overrides) -> Config:
+    """A named configuration with some fields replaced (``None`` values are ignored)."""
+    if name not in CONFIGS:
+        raise ValueError(f"unknown config {name!r}; expected one of {', '.join(CONFIGS)}")
+    return replace(CONFIGS[name], **{k: v for k, v in overrides.items() if v is not None})
+
+
+def config_from_dict(data: dict) -> Config:
+    """Inverse of :meth:`Config.as_dict` (for checkpoints)."""
+    data = dict(data)
+    data["augment"] = AugmentConfig(**data.get("augment", {}))
+    for key in ("det_widths", "seg_widths"):
+        data[key] = tuple(data[key])
+    return Config(**data)

@@ -1,0 +1,310 @@
+"""Data pipeline: patient-level split, decoded images cached in memory, torch datasets/loaders.
+
+Every image is resized to a square ``input_size`` grid once and cached as uint8. Intensities
+are percentile-scaled (0.5-99.5 %): a PNG slice by its own pixels, DICOM neighbour slices by
+their whole series. Detection inputs (2.5D) are ``2 * context + 1`` slice channels -- the
+annotated PNG in the middle, its DICOM neighbours around it -- plus one constant channel
+holding the slice's lateral position (DICOM x, patient left positive), which is what tells
+a left foramen from a right one.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset as TorchDataset, DistributedSampler
+
+from lssbench.dataset import records
+from lssbench.domain import CATEGORIES, category_name
+from lssbench.splits import fold_patients, resolve_split_definition, split_patients
+
+from baselines.augment import augment
+from baselines.config import Config
+from baselines.decode import encode_targets
+
+#: Lateral offsets (mm) are divided by this and clipped to [-1, 1] for the position channel.
+POSITION_SCALE_MM = 40.0
+PERCENTILES = (0.5, 99.5)
+
+
+# --- splits ---------------------------------------------------------------------------------
+
+def split_definition(patients: list[str], fold: int | None = None, definition: str | None = None) -> dict:
+    """Train and validation patients: the ``val`` split, or CV fold ``fold`` of ``train``.
+
+    ``definition`` names a lssbench split definition (name or JSON path; default: the rule).
+    """
+    resolved = resolve_split_definition(definition)
+    train = split_patients(patients, "train", resolved)
+    if fold is None:
+        val = split_patients(patients, "val", resolved)
+    else:
+        val = fold_patients(patients, fold, resolved)
+        train = sorted(set(train) - set(val))
+    return {"definition": resolved.name if definition is None else str(definition), "fold": fold,
+            "validation": "val split" if fold is None else f"train fold {fold}", "train": train, "val": val}
+
+
+# --- pixels ---------------------------------------------------------------------------------
+
+def percentile_scale(array: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Float32 in [0, 1]: ``array`` scaled between the percentiles of ``reference`` (itself by default)."""
+    ref = array if reference is None else reference
+    low, high = np.percentile(ref, PERCENTILES)
+    if high <= low:
+        high = low + 1.0
+    return np.clip((array.astype(np.float32) - low) / (high - low), 0.0, 1.0)
+
+
+def resize(array: np.ndarray, size: int, mode: str = "bilinear") -> np.ndarray:
+    """Resize a (H, W) or (C, H, W) array to (…, size, size) with torch (antialiased when shrinking)."""
+    tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+    squeeze = tensor.ndim == 2
+    tensor = tensor[None, None] if squeeze else tensor[None]
+    if mode == "nearest":
+        out = F.interpolate(tensor, size=(size, size), mode="nearest-exact")
+    else:
+        out = F.interpolate(tensor, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    out = out[0, 0] if squeeze else out[0]
+    return out.numpy()
+
+
+def to_uint8(array: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(array, 0, 1) * 255).astype(np.uint8)
+
+
+def lateral_position(series: records.Series | None, slice_name: str) -> float:
+    """Signed lateral offset of a slice from the middle of its series, scaled to [-1, 1] (0 if unknown)."""
+    if series is None or slice_name not in series.slice_names or not series.x_positions_mm:
+        return 0.0
+    xs = series.x_positions_mm
+    offset = xs[series.slice_names.index(slice_name)] - (min(xs) + max(xs)) / 2
+    return float(np.clip(offset / POSITION_SCALE_MM, -1.0, 1.0))
+
+
+# --- cached items ---------------------------------------------------------------------------
+
+@dataclass
+class DetectionItem:
+    """One annotated slice, decoded and resized: ``pixels`` (C, S, S) uint8, boxes on the S grid."""
+
+    image_id: str
+    patient_id: str
+    width: int
+    height: int
+    pixels: np.ndarray
+    position: float
+    boxes: np.ndarray  # (N, 4) float32 xyxy in input pixels
+    labels: np.ndarray  # (N,) int64 category index
+    grades: np.ndarray  # (N,) int64
+
+
+@dataclass
+class SegmentationItem:
+    """One middle slice, decoded and resized: ``pixels`` (1, S, S) uint8, ``mask`` (S, S) uint8 or None."""
+
+    patient_id: str
+    width: int
+    height: int
+    spacing_mm: tuple[float, float]
+    pixels: np.ndarray
+    mask: np.ndarray | None
+
+
+class SeriesCache:
+    """Percentile-scaled DICOM series of the patients, read once (None when unreadable)."""
+
+    def __init__(self, dataset: records.Dataset):
+        self.dataset = dataset
+        self._volumes: dict[str, np.ndarray | None] = {}
+
+    def volume(self, patient_id: str) -> np.ndarray | None:
+        if patient_id not in self._volumes:
+            self._volumes[patient_id] = self._read(patient_id)
+        return self._volumes[patient_id]
+
+    def _read(self, patient_id: str) -> np.ndarray | None:
+        from lssbench.dataset import read_series_pixels
+
+        series = self.dataset.series.get(patient_id)
+        if series is None or not series.files:
+            return None
+        try:
+            pixels = read_series_pixels(series)
+        except Exception:  # a broken series only costs the 2.5D context
+            return None
+        return percentile_scale(pixels)
+
+
+def slice_stack(item: records.AnnotatedSlice, series: records.Series | None, volume: np.ndarray | None,
+                centre: np.ndarray, context: int, size: int) -> np.ndarray:
+    """(2 * context + 1, size, size) float: DICOM neighbours around the PNG slice (the PNG repeated if none)."""
+    centre = resize(centre, size)
+    channels = [centre] * (2 * context + 1)
+    if volume is None or series is None or item.slice_name not in series.slice_names:
+        return np.stack(channels)
+    index = series.slice_names.index(item.slice_name)
+    for offset in range(-context, context + 1):
+        if offset:
+            channels[offset + context] = resize(volume[int(np.clip(index + offset, 0, len(volume) - 1))], size)
+    return np.stack(channels)
+
+
+def _detection_item(item: records.AnnotatedSlice, dataset: records.Dataset, cache: SeriesCache,
+                    config: Config) -> DetectionItem:
+    from lssbench.dataset import read_png
+
+    centre = percentile_scale(read_png(item.image_path))
+    if centre.shape != (item.height, item.width):
+        raise ValueError(f"{item.image_path}: image is {centre.shape[::-1]}, annotation says "
+                         f"{(item.width, item.height)}")
+    series = dataset.series.get(item.patient_id)
+    size = config.input_size
+    stack = slice_stack(item, series, cache.volume(item.patient_id), centre, config.context, size)
+    scale = np.array([size / item.width, size / item.height] * 2, dtype=np.float32)
+    boxes = np.array([[b.xmin, b.ymin, b.xmax, b.ymax] for b in item.boxes], dtype=np.float32).reshape(-1, 4)
+    return DetectionItem(
+        image_id=item.image_id, patient_id=item.patient_id, width=item.width, height=item.height,
+        pixels=to_uint8(stack), position=lateral_position(series, item.slice_name),
+        boxes=boxes * scale,
+        labels=np.array([CATEGORIES.index(category_name(b.level, b.side)) for b in item.boxes], dtype=np.int64),
+        grades=np.array([b.severity for b in item.boxes], dtype=np.int64),
+    )
+
+
+def _segmentation_item(case: records.SegmentationCase, dataset: records.Dataset, config: Config,
+                       with_masks: bool) -> SegmentationItem:
+    from lssbench.dataset import read_mask, read_png
+
+    image = percentile_scale(read_png(case.image_path))
+    mask = None
+    if with_masks:
+        mask = resize(read_mask(case.mask_path), config.input_size, mode="nearest").astype(np.uint8)
+    series = dataset.series.get(case.patient_id)
+    spacing = series.spacing_for(case.width, case.height) if series is not None else (1.0, 1.0)
+    return SegmentationItem(case.patient_id, case.width, case.height, spacing,
+                            to_uint8(resize(image, config.input_size))[None], mask)
+
+
+def _parallel(function, items, workers: int) -> list:
+    if workers <= 1 or len(items) < 2:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(function, items))
+
+
+def load_detection_items(dataset: records.Dataset, patients: list[str], config: Config,
+                         workers: int = 4) -> list[DetectionItem]:
+    """The annotated slices of ``patients``, decoded and cached (sorted by image_id)."""
+    wanted = set(patients)
+    slices = [s for s in dataset.slices if s.patient_id in wanted]
+    cache = SeriesCache(dataset)
+    # read each patient's series once, in parallel, before the slices that need it
+    _parallel(cache.volume, sorted({s.patient_id for s in slices}) if config.context else [], workers)
+    return _parallel(lambda s: _detection_item(s, dataset, cache, config), slices, workers)
+
+
+def load_segmentation_items(dataset: records.Dataset, patients: list[str], config: Config,
+                            with_masks: bool = True, workers: int = 4) -> list[SegmentationItem]:
+    """The middle slices (and masks) of ``patients`` that have a segmentation case."""
+    cases = [dataset.segmentation[p] for p in sorted(patients) if p in dataset.segmentation]
+    return _parallel(lambda c: _segmentation_item(c, dataset, config, with_masks), cases, workers)
+
+
+def grade_prior(items: list[DetectionItem]) -> list[float]:
+    """Grade frequencies over the boxes of ``items`` (the fallback grade probabilities)."""
+    counts = np.bincount(np.concatenate([i.grades for i in items] or [np.zeros(0, np.int64)]), minlength=4)[:4]
+    counts = counts.astype(np.float64) + 1e-6  # never a zero probability
+    return (counts / counts.sum()).tolist()
+
+
+# --- torch datasets -------------------------------------------------------------------------
+
+def detection_input(item: DetectionItem) -> torch.Tensor:
+    """Float (C + 1, S, S): the slice channels in [0, 1] and the position channel."""
+    pixels = torch.from_numpy(item.pixels).float() / 255
+    return torch.cat([pixels, torch.full_like(pixels[:1], item.position)])
+
+
+class DetectionSet(TorchDataset):
+    """Annotated slices -> (input, CenterNet targets); augmented when ``train``."""
+
+    def __init__(self, items: list[DetectionItem], config: Config, train: bool):
+        self.items, self.config, self.train = items, config, train
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int):
+        item = self.items[index]
+        image = detection_input(item)
+        boxes, labels, grades = torch.from_numpy(item.boxes), torch.from_numpy(item.labels), torch.from_numpy(item.grades)
+        if self.train:
+            slices, boxes, keep, _ = augment(image[:-1], self.config.augment, boxes=boxes)
+            image = torch.cat([slices, image[-1:]])
+            labels, grades = labels[keep], grades[keep]
+        targets = encode_targets(boxes, labels, grades, self.config.input_size, self.config.det_stride)
+        return image, targets, index
+
+
+class SegmentationSet(TorchDataset):
+    """Middle slices -> (input, mask); augmented when ``train``; repeated ``repeat`` times."""
+
+    def __init__(self, items: list[SegmentationItem], config: Config, train: bool, repeat: int = 1):
+        self.items, self.config, self.train, self.repeat = items, config, train, repeat
+
+    def __len__(self) -> int:
+        return len(self.items) * self.repeat
+
+    def __getitem__(self, index: int):
+        item = self.items[index % len(self.items)]
+        image = torch.from_numpy(item.pixels).float() / 255
+        mask = torch.from_numpy(item.mask).long() if item.mask is not None else torch.zeros(image.shape[1:], dtype=torch.long)
+        if self.train:
+            image, _, _, mask = augment(image, self.config.augment, mask=mask)
+        return image, mask, index % len(self.items)
+
+
+# --- loaders and seeds ----------------------------------------------------------------------
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def worker_init(worker_id: int) -> None:
+    """Seed a DataLoader worker from its torch seed (distinct per worker, rank and epoch)."""
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.set_num_threads(1)
+
+
+def make_loader(dataset: TorchDataset, batch_size: int, train: bool, config: Config, device: torch.device,
+                distributed: bool = False, seed: int = 0) -> DataLoader:
+    """A DataLoader that keeps a GPU fed: workers, pinned memory, persistent workers, prefetching."""
+    workers = min(config.num_workers, os.cpu_count() or 1)
+    sampler = DistributedSampler(dataset, shuffle=train, seed=seed) if distributed else None
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=train and sampler is None,
+        sampler=sampler,
+        drop_last=train and len(dataset) > batch_size,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+        prefetch_factor=4 if workers > 0 else None,
+        worker_init_fn=worker_init,
+        generator=generator,
+    )

@@ -1,0 +1,167 @@
+"""CenterNet targets and decoding, and the grades-from-detections rule.
+
+Coordinates here are pixels of the network input (``input_size`` square) unless a
+function says otherwise; :func:`decode` returns boxes on that grid and the caller
+rescales them to the PNG.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from lssbench.domain import CATEGORIES, GRADES, LEVELS, PROBABILITY_COLUMNS, SIDES, split_category
+
+MAX_OBJECTS = 32
+
+
+def gaussian_radius(height: float, width: float, min_overlap: float = 0.7) -> float:
+    """CenterNet's radius: the largest centre shift that keeps IoU >= ``min_overlap`` (3 cases)."""
+    a1, b1 = 1.0, height + width
+    c1 = width * height * (1 - min_overlap) / (1 + min_overlap)
+    r1 = (b1 + math.sqrt(b1**2 - 4 * a1 * c1)) / 2
+    a2, b2 = 4.0, 2 * (height + width)
+    c2 = (1 - min_overlap) * width * height
+    r2 = (b2 + math.sqrt(b2**2 - 4 * a2 * c2)) / 2
+    a3, b3 = 4 * min_overlap, -2 * min_overlap * (height + width)
+    c3 = (min_overlap - 1) * width * height
+    r3 = (b3 + math.sqrt(b3**2 - 4 * a3 * c3)) / 2
+    return min(r1, r2, r3)
+
+
+def draw_gaussian(heatmap: torch.Tensor, cx: int, cy: int, radius: int) -> None:
+    """Paint a Gaussian peak of 1 at (cx, cy) into a 2D heatmap, keeping the maximum."""
+    sigma = (2 * radius + 1) / 6
+    height, width = heatmap.shape
+    ys = torch.arange(max(0, cy - radius), min(height, cy + radius + 1))
+    xs = torch.arange(max(0, cx - radius), min(width, cx + radius + 1))
+    if len(ys) == 0 or len(xs) == 0:
+        return
+    g = torch.exp(-((xs[None, :] - cx) ** 2 + (ys[:, None] - cy) ** 2) / (2 * sigma**2))
+    patch = heatmap[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1]
+    torch.maximum(patch, g.to(heatmap.dtype), out=patch)
+
+
+def encode_targets(boxes: torch.Tensor, labels: torch.Tensor, grades: torch.Tensor, input_size: int,
+                   stride: int, num_categories: int = len(CATEGORIES)) -> dict[str, torch.Tensor]:
+    """CenterNet targets of one image from ``boxes`` (N, 4) xyxy in input pixels.
+
+    Returns ``heatmap`` (C, H, W), and per object slot (``MAX_OBJECTS``): ``index`` (flat
+    cell index), ``mask``, ``wh`` and ``offset`` (in output cells) and ``grade``.
+    """
+    size = input_size // stride
+    heatmap = torch.zeros(num_categories, size, size)
+    index = torch.zeros(MAX_OBJECTS, dtype=torch.long)
+    mask = torch.zeros(MAX_OBJECTS)
+    wh = torch.zeros(MAX_OBJECTS, 2)
+    offset = torch.zeros(MAX_OBJECTS, 2)
+    grade = torch.zeros(MAX_OBJECTS, dtype=torch.long)
+    for k, (box, label, g) in enumerate(zip(boxes[:MAX_OBJECTS], labels, grades)):
+        x0, y0, x1, y1 = (box / stride).tolist()
+        w, h = x1 - x0, y1 - y0
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        if w <= 0 or h <= 0 or not (0 <= cx < size and 0 <= cy < size):
+            continue
+        ix, iy = int(cx), int(cy)
+        radius = max(0, int(gaussian_radius(h, w)))
+        draw_gaussian(heatmap[int(label)], ix, iy, radius)
+        index[k] = iy * size + ix
+        mask[k] = 1
+        wh[k] = torch.tensor([w, h])
+        offset[k] = torch.tensor([cx - ix, cy - iy])
+        grade[k] = int(g)
+    return {"heatmap": heatmap, "index": index, "mask": mask, "wh": wh, "offset": offset, "grade": grade}
+
+
+def gather(feature: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Values of ``feature`` (B, C, H, W) at flat cell ``index`` (B, K): (B, K, C)."""
+    b, c = feature.shape[:2]
+    flat = feature.reshape(b, c, -1)
+    return flat.gather(2, index[:, None, :].expand(b, c, index.shape[1])).permute(0, 2, 1)
+
+
+def decode(outputs: dict[str, torch.Tensor], stride: int, top_k: int = 30,
+           score_threshold: float = 0.0) -> list[dict[str, np.ndarray]]:
+    """Detections of a batch: 3x3 max-pool NMS on the heatmaps, then the top ``top_k`` peaks.
+
+    Per image: ``category`` (index into CATEGORIES), ``score``, ``boxes`` (xyxy in input
+    pixels) and ``grade_probs`` (softmax of the severity head at the peak).
+    """
+    heat = torch.sigmoid(outputs["heatmap"].float())
+    b, c, h, w = heat.shape
+    peaks = heat * (F.max_pool2d(heat, 3, stride=1, padding=1) == heat)
+    scores, flat = peaks.reshape(b, -1).topk(min(top_k, c * h * w))
+    category = flat // (h * w)
+    cell = flat % (h * w)
+    ys, xs = (cell // w).float(), (cell % w).float()
+    wh = gather(outputs["wh"].float(), cell)
+    offset = gather(outputs["offset"].float(), cell)
+    probs = gather(outputs["grade"].float(), cell).softmax(-1)
+    cx, cy = xs + offset[..., 0], ys + offset[..., 1]
+    min_side = 1.0 / stride  # at least one input pixel
+    half_w, half_h = wh[..., 0].clamp(min=min_side) / 2, wh[..., 1].clamp(min=min_side) / 2
+    boxes = torch.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], dim=-1) * stride
+    result = []
+    for i in range(b):
+        keep = scores[i] > score_threshold
+        result.append({
+            "category": category[i][keep].cpu().numpy(),
+            "score": scores[i][keep].cpu().numpy(),
+            "boxes": boxes[i][keep].cpu().numpy(),
+            "grade_probs": probs[i][keep].cpu().numpy(),
+        })
+    return result
+
+
+def detections_table(image_id: str, decoded: dict[str, np.ndarray], scale_x: float, scale_y: float,
+                     width: int, height: int) -> pd.DataFrame:
+    """One image's decoded detections as detection rows in PNG pixels (plus ``p_*`` columns).
+
+    Boxes are clipped to the image; boxes left without area are dropped.
+    """
+    boxes = decoded["boxes"].astype(np.float64) * np.array([scale_x, scale_y, scale_x, scale_y])
+    boxes = boxes.clip(0, [width, height, width, height])
+    keep = (boxes[:, 2] - boxes[:, 0] > 1e-3) & (boxes[:, 3] - boxes[:, 1] > 1e-3)
+    decoded = {key: value[keep] for key, value in decoded.items()}
+    boxes = boxes[keep]
+    names = [split_category(CATEGORIES[int(c)]) for c in decoded["category"]]
+    frame = pd.DataFrame({
+        "image_id": image_id,
+        "level": [level for level, _ in names],
+        "side": [side for _, side in names],
+        "score": decoded["score"].astype(np.float64),
+        "xmin": boxes[:, 0], "ymin": boxes[:, 1], "xmax": boxes[:, 2], "ymax": boxes[:, 3],
+    })
+    for j, column in enumerate(PROBABILITY_COLUMNS):
+        frame[column] = decoded["grade_probs"][:, j].astype(np.float64)
+    return frame
+
+
+def grades_from_detections(detections: pd.DataFrame, patients: list[str], prior: list[float]) -> pd.DataFrame:
+    """One grade row per foramen (all 10 of every patient) from that patient's detections.
+
+    A foramen takes the grade probabilities of its most confident box over the patient's
+    slices (``detections`` needs ``image_id, level, side, score`` and ``p_*`` columns);
+    a foramen without a box gets grade 0 and the ``prior`` (train grade frequencies).
+    """
+    best: dict[tuple[str, str, str], np.ndarray] = {}
+    if len(detections):
+        frame = detections.assign(patient_id=detections["image_id"].str.partition("/")[0])
+        frame = frame.sort_values("score", ascending=False, kind="stable")
+        frame = frame.drop_duplicates(["patient_id", "level", "side"], keep="first")
+        for row in frame.itertuples(index=False):
+            best[(row.patient_id, row.level, row.side)] = np.array([getattr(row, c) for c in PROBABILITY_COLUMNS])
+    prior_array = np.asarray(prior, dtype=np.float64)
+    rows = []
+    for patient_id in sorted(patients):
+        for level in LEVELS:
+            for side in SIDES:
+                probs = best.get((patient_id, level, side))
+                severity = GRADES[int(np.argmax(probs))] if probs is not None else GRADES[0]
+                probs = prior_array if probs is None else probs
+                rows.append([patient_id, level, side, severity, *probs.tolist()])
+    return pd.DataFrame(rows, columns=["patient_id", "level", "side", "severity", *PROBABILITY_COLUMNS])

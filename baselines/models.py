@@ -1,0 +1,118 @@
+"""A plain 2D U-Net and a CenterNet-style foramen detector built on the same body."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from lssbench.domain import CATEGORIES, GRADES, NUM_SEGMENTATION_CLASSES
+
+
+def conv_block(in_ch: int, out_ch: int) -> nn.Sequential:
+    """Two 3x3 convolutions, each with batch norm and ReLU."""
+    return nn.Sequential(
+        nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_ch),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_ch),
+        nn.ReLU(inplace=True),
+    )
+
+
+class UNetBody(nn.Module):
+    """U-Net encoder (one block per width, halving the size) and a decoder up to ``out_stride``.
+
+    The input side must be divisible by ``2 ** (len(widths) - 1)``.
+    """
+
+    def __init__(self, in_ch: int, widths: tuple[int, ...], out_stride: int = 1):
+        super().__init__()
+        depth = len(widths)
+        n_up = depth - 1 - int(math.log2(out_stride))
+        if out_stride < 1 or 2 ** int(math.log2(out_stride)) != out_stride or n_up < 0:
+            raise ValueError(f"out_stride {out_stride} must be a power of two below 2**{depth - 1}")
+        self.down = nn.ModuleList()
+        prev = in_ch
+        for width in widths:
+            self.down.append(conv_block(prev, width))
+            prev = width
+        self.up = nn.ModuleList()
+        self.fuse = nn.ModuleList()
+        for i in range(n_up):
+            skip = widths[depth - 2 - i]
+            self.up.append(nn.ConvTranspose2d(prev, skip, 2, stride=2))
+            self.fuse.append(conv_block(2 * skip, skip))
+            prev = skip
+        self.out_channels = prev
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for i, block in enumerate(self.down):
+            if i:
+                x = F.max_pool2d(x, 2)
+            x = block(x)
+            skips.append(x)
+        skips.pop()
+        for up, fuse in zip(self.up, self.fuse):
+            x = up(x)
+            x = fuse(torch.cat([x, skips.pop()], dim=1))
+        return x
+
+
+class UNet(nn.Module):
+    """Segmentation U-Net: ``(B, in_ch, S, S)`` -> logits ``(B, num_classes, S, S)``."""
+
+    def __init__(self, in_ch: int = 1, widths: tuple[int, ...] = (32, 64, 128, 256),
+                 num_classes: int = NUM_SEGMENTATION_CLASSES):
+        super().__init__()
+        self.body = UNetBody(in_ch, widths, out_stride=1)
+        self.head = nn.Conv2d(self.body.out_channels, num_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+def _head(in_ch: int, out_ch: int, hidden: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(in_ch, hidden, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(hidden, out_ch, 1))
+
+
+class CenterNet(nn.Module):
+    """CenterNet-style detector with a severity head.
+
+    Outputs at ``1 / stride`` of the input: ``heatmap`` (10 category logits, one per
+    level/side), ``wh`` (box width and height in output cells), ``offset`` (sub-cell
+    centre offset) and ``grade`` (4 severity logits).
+    """
+
+    def __init__(self, in_ch: int = 3, widths: tuple[int, ...] = (32, 64, 128, 256), stride: int = 4,
+                 num_categories: int = len(CATEGORIES), num_grades: int = len(GRADES), prior: float = 0.05):
+        super().__init__()
+        self.stride = stride
+        self.body = UNetBody(in_ch, widths, out_stride=stride)
+        ch = self.body.out_channels
+        hidden = max(ch, 32)
+        self.heatmap = _head(ch, num_categories, hidden)
+        self.wh = _head(ch, 2, hidden)
+        self.offset = _head(ch, 2, hidden)
+        self.grade = _head(ch, num_grades, hidden)
+        nn.init.constant_(self.heatmap[-1].bias, -math.log((1 - prior) / prior))
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        features = self.body(x)
+        return {
+            "heatmap": self.heatmap(features),
+            "wh": self.wh(features),
+            "offset": self.offset(features),
+            "grade": self.grade(features),
+        }
+
+
+def build_models(config) -> tuple[CenterNet, UNet]:
+    """The detector and the segmenter of a :class:`baselines.config.Config`."""
+    detector = CenterNet(config.det_in_channels, config.det_widths, config.det_stride)
+    segmenter = UNet(1, config.seg_widths)
+    return detector, segmenter

@@ -1,0 +1,194 @@
+"""The reference baseline: model shapes, CenterNet decoding, the grade rule, augmentation, a tiny run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from baselines.augment import augment, transform_boxes, warp  # noqa: E402
+from baselines.config import TINY, AugmentConfig, config_from_dict  # noqa: E402
+from baselines.decode import decode, detections_table, encode_targets, grades_from_detections  # noqa: E402
+from baselines.models import CenterNet, UNet, build_models  # noqa: E402
+from lssbench.domain import CATEGORIES, LEVELS, PROBABILITY_COLUMNS, SIDES  # noqa: E402
+
+torch.set_num_threads(2)
+
+GEOMETRY_ONLY = AugmentConfig(rotate_deg=15, scale=0.15, translate=0.08, gamma=0, contrast=0, brightness=0, noise=0)
+
+
+# --- models ------------------------------------------------------------------------------------
+
+def test_model_output_shapes():
+    detector, segmenter = build_models(TINY)
+    size = TINY.input_size
+    out = detector(torch.rand(2, TINY.det_in_channels, size, size))
+    cells = size // TINY.det_stride
+    assert {k: tuple(v.shape) for k, v in out.items()} == {
+        "heatmap": (2, len(CATEGORIES), cells, cells), "wh": (2, 2, cells, cells),
+        "offset": (2, 2, cells, cells), "grade": (2, 4, cells, cells)}
+    assert segmenter(torch.rand(2, 1, size, size)).shape == (2, 6, size, size)
+
+
+def test_model_strides_and_untrained_heatmap_prior():
+    net = CenterNet(in_ch=3, widths=(4, 8, 8), stride=2)
+    with torch.no_grad():
+        heat = torch.sigmoid(net(torch.rand(1, 3, 32, 32))["heatmap"])
+    assert heat.shape == (1, 10, 16, 16)
+    assert float(heat.mean()) < 0.2  # focal-loss prior init: few false peaks at start
+    assert UNet(1, (4, 8, 8))(torch.rand(1, 1, 32, 32)).shape == (1, 6, 32, 32)
+    with pytest.raises(ValueError):
+        CenterNet(widths=(4, 8), stride=4)
+
+
+def test_config_round_trip():
+    assert config_from_dict(TINY.as_dict()) == TINY
+
+
+# --- decoding ----------------------------------------------------------------------------------
+
+def _outputs(cells: int = 16) -> dict[str, torch.Tensor]:
+    return {
+        "heatmap": torch.full((1, len(CATEGORIES), cells, cells), -10.0),
+        "wh": torch.zeros(1, 2, cells, cells),
+        "offset": torch.zeros(1, 2, cells, cells),
+        "grade": torch.zeros(1, 4, cells, cells),
+    }
+
+
+def test_decode_known_peak_gives_known_box():
+    out = _outputs()
+    out["heatmap"][0, 3, 6, 10] = 4.0  # the peak: category 3, cell x=10, y=6
+    out["heatmap"][0, 3, 6, 11] = 3.0  # its shoulder, removed by the 3x3 max-pool NMS
+    out["wh"][0, :, 6, 10] = torch.tensor([5.0, 8.0])
+    out["offset"][0, :, 6, 10] = torch.tensor([0.25, 0.5])
+    out["grade"][0, 2, 6, 10] = 5.0
+    found = decode(out, stride=4, top_k=5, score_threshold=0.1)[0]
+    assert found["category"].tolist() == [3]
+    assert found["score"][0] == pytest.approx(float(torch.sigmoid(torch.tensor(4.0))))
+    # centre (10.25, 6.5) cells * 4 = (41, 26) px; size (20, 32) px
+    np.testing.assert_allclose(found["boxes"][0], [31, 10, 51, 42], atol=1e-5)
+    assert int(found["grade_probs"][0].argmax()) == 2
+
+    table = detections_table("PATIENT10001/IM000003", found, 512 / 64, 512 / 64, 512, 512)
+    assert table[["level", "side"]].iloc[0].tolist() == list(CATEGORIES[3].split("/"))
+    np.testing.assert_allclose(table[["xmin", "ymin", "xmax", "ymax"]].to_numpy()[0], [248, 80, 408, 336])
+
+
+def test_encode_then_decode_recovers_boxes():
+    boxes = torch.tensor([[40.0, 20.0, 62.0, 58.0], [80.0, 90.0, 101.0, 121.0]])
+    targets = encode_targets(boxes, torch.tensor([1, 8]), torch.tensor([0, 3]), input_size=128, stride=4)
+    out = _outputs(32)
+    out["heatmap"] = torch.logit(targets["heatmap"].clamp(1e-6, 1 - 1e-6))[None]
+    for k in range(2):
+        y, x = divmod(int(targets["index"][k]), 32)
+        out["wh"][0, :, y, x] = targets["wh"][k]
+        out["offset"][0, :, y, x] = targets["offset"][k]
+        out["grade"][0, int(targets["grade"][k]), y, x] = 5.0
+    found = decode(out, stride=4, top_k=10, score_threshold=0.5)[0]
+    order = np.argsort(found["category"])
+    assert found["category"][order].tolist() == [1, 8]
+    np.testing.assert_allclose(found["boxes"][order], boxes.numpy(), atol=1e-4)
+    assert found["grade_probs"][order].argmax(1).tolist() == [0, 3]
+
+
+# --- grades from detections ----------------------------------------------------------------------
+
+def _det(image_id, level, side, score, probs):
+    return {"image_id": image_id, "level": level, "side": side, "score": score,
+            "xmin": 1.0, "ymin": 1.0, "xmax": 9.0, "ymax": 9.0, **dict(zip(PROBABILITY_COLUMNS, probs))}
+
+
+def test_grades_come_from_the_most_confident_box_else_the_prior():
+    prior = [0.7, 0.15, 0.1, 0.05]
+    detections = pd.DataFrame([
+        _det("PATIENT10001/IM000003", "L4-L5", "left", 0.6, [0.1, 0.1, 0.7, 0.1]),
+        _det("PATIENT10001/IM000004", "L4-L5", "left", 0.9, [0.1, 0.1, 0.1, 0.7]),  # most confident
+        _det("PATIENT10001/IM000004", "L3-L4", "right", 0.3, [0.2, 0.6, 0.1, 0.1]),
+    ])
+    grades = grades_from_detections(detections, ["PATIENT10002", "PATIENT10001"], prior)
+    assert len(grades) == 2 * len(LEVELS) * len(SIDES)
+    assert grades["patient_id"].tolist() == sorted(grades["patient_id"])
+    rows = grades.set_index(["patient_id", "level", "side"])
+    assert rows.loc[("PATIENT10001", "L4-L5", "left"), "severity"] == 3
+    assert rows.loc[("PATIENT10001", "L4-L5", "left"), "p_severe"] == pytest.approx(0.7)
+    assert rows.loc[("PATIENT10001", "L3-L4", "right"), "severity"] == 1
+    fallback = rows.loc[("PATIENT10002", "L1-L2", "left")]
+    assert fallback["severity"] == 0
+    assert fallback[list(PROBABILITY_COLUMNS)].tolist() == pytest.approx(prior)
+    empty = grades_from_detections(detections.iloc[:0], ["PATIENT10001"], prior)
+    assert (empty["severity"] == 0).all() and len(empty) == 10
+
+
+# --- augmentation ------------------------------------------------------------------------------
+
+def _bright_box_bounds(image: torch.Tensor) -> np.ndarray:
+    ys, xs = np.nonzero(image.numpy() > 0.5)
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=float)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_augmentation_keeps_boxes_and_masks_on_the_image(seed):
+    size = 96
+    box = torch.tensor([[30.0, 24.0, 54.0, 60.0]])
+    image = torch.zeros(2, size, size)
+    image[:, 24:60, 30:54] = 1.0
+    mask = torch.zeros(size, size, dtype=torch.long)
+    mask[24:60, 30:54] = 4
+    generator = torch.Generator().manual_seed(seed)
+    out, boxes, keep, out_mask = augment(image, GEOMETRY_ONLY, boxes=box, mask=mask, generator=generator)
+    assert keep.tolist() == [True]
+    np.testing.assert_allclose(boxes[0].numpy(), _bright_box_bounds(out[0]), atol=1.5)
+    np.testing.assert_allclose(boxes[0].numpy(), _bright_box_bounds((out_mask == 4).float()), atol=1.5)
+    assert set(out_mask.unique().tolist()) <= {0, 4}
+
+
+def test_boxes_pushed_off_the_image_are_dropped():
+    forward = torch.tensor([[1.0, 0.0, 1.5], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # shift right by 3/4 of the side
+    boxes, keep = transform_boxes(torch.tensor([[10.0, 10.0, 20.0, 20.0], [60.0, 10.0, 70.0, 20.0]]), forward, 80)
+    assert keep.tolist() == [True, False]
+    np.testing.assert_allclose(boxes.numpy(), [[70, 10, 80, 20]])
+    assert warp(torch.ones(1, 8, 8), torch.eye(3)).allclose(torch.ones(1, 8, 8))
+
+
+def test_intensity_augmentation_stays_in_range():
+    image = torch.rand(3, 32, 32)
+    out, boxes, keep, mask = augment(image, AugmentConfig(), generator=torch.Generator().manual_seed(0))
+    assert out.shape == image.shape and boxes is None and keep is None and mask is None
+    assert float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+# --- end to end --------------------------------------------------------------------------------
+
+def test_tiny_run_end_to_end(tmp_path):
+    from baselines.__main__ import main
+    from lssbench.dataset import read_dataset
+    from lssbench.groundtruth import load_ground_truth, prepare_ground_truth
+    from lssbench.scoring import evaluate
+    from lssbench.submission import write_template
+    from lssbench.submission.validate import validate_submission
+    from lssbench.synth import synthesize
+
+    data = synthesize(tmp_path / "data", n_patients=10, seed=0)
+    run, preds = tmp_path / "run", tmp_path / "preds"
+    assert main(["train", "--data", str(data), "--out", str(run), "--config", "tiny", "--device", "cpu"]) == 0
+    checkpoint = torch.load(run / "model.pt", weights_only=False)
+    assert checkpoint["epoch"] == 1 and checkpoint["config"]["name"] == "tiny"
+    assert checkpoint["split"]["train"] and checkpoint["split"]["val"]
+    assert main(["predict", "--data", str(data), "--split", "test", "--run", str(run), "--out", str(preds),
+                 "--device", "cpu"]) == 0
+
+    gt_dir = prepare_ground_truth(read_dataset(data), "test", tmp_path / "gt")
+    gt = load_ground_truth(gt_dir)
+    report = validate_submission(preds, gt)
+    assert not report.problems, [str(p) for p in report.problems]
+    template = write_template(gt, tmp_path / "empty")
+    ours, empty = (evaluate(path, str(gt_dir), n_bootstrap=0) for path in (preds, template))
+
+    def headline(results, task, key):
+        return results[task][key] or 0.0
+
+    assert headline(ours, "segmentation", "mean_dice") > headline(empty, "segmentation", "mean_dice")
+    assert headline(ours, "detection", "AP50") >= headline(empty, "detection", "AP50")
