@@ -31,7 +31,7 @@ class Degradation:
     box_jitter_px: float  # standard deviation of corner noise
     miss_rate: float  # fraction of boxes not detected
     false_positives_per_image: float
-    regrade_rate: float  # fraction of foramina whose grade moves by one
+    regrade_rate: float  # fraction of graded foramina whose grade moves by one
     random_grades: bool  # grades drawn from the prior instead
     mask_shift_px: int  # masks rolled by up to this many pixels
     mask_block_px: int  # masks coarsened to blocks of this size (1 = exact)
@@ -49,8 +49,8 @@ def sample_detections(ground_truth, d: Degradation, rng: np.random.Generator) ->
     keep = rng.random(len(boxes)) >= d.miss_rate
     found = boxes.loc[keep, ["image_id", "level", "side", "xmin", "ymin", "xmax", "ymax"]].copy()
     corners = found[["xmin", "ymin", "xmax", "ymax"]].to_numpy(float)
-    corners += rng.normal(0.0, d.box_jitter_px, corners.shape) if d.box_jitter_px else 0.0
-    found[["xmin", "ymin", "xmax", "ymax"]] = corners
+    if d.box_jitter_px:
+        found[["xmin", "ymin", "xmax", "ymax"]] = corners + rng.normal(0.0, d.box_jitter_px, corners.shape)
     found["score"] = rng.uniform(0.5, 1.0, len(found))
     images = ground_truth.images
     n_false = rng.poisson(d.false_positives_per_image, len(images))
@@ -76,12 +76,15 @@ def sample_grades(ground_truth, d: Degradation, rng: np.random.Generator) -> pd.
     keys = ["patient_id", "level", "side"]
     grades = template_grades(ground_truth.patients).drop(columns=list(PROBABILITY_COLUMNS))
     truth = ground_truth.grades.set_index(keys)["severity"]
-    severity = grades.set_index(keys).index.map(lambda key: truth.get(key, 0)).to_numpy(int)
+    index = grades.set_index(keys).index
+    severity = np.array([truth.get(key, 0) for key in index], dtype=int)
     if d.random_grades:
         prior = np.bincount(truth.to_numpy(int), minlength=len(GRADES)) + 1.0
         severity = rng.choice(GRADES, size=len(severity), p=prior / prior.sum())
-    moved = rng.random(len(severity)) < d.regrade_rate
-    severity = np.where(moved, np.clip(severity + rng.choice([-1, 1], len(severity)), 0, 3), severity)
+    graded = np.flatnonzero(index.isin(truth.index))
+    moved = rng.choice(graded, int(round(d.regrade_rate * len(graded))), replace=False)
+    step = np.where(severity[moved] == 0, 1, np.where(severity[moved] == 3, -1, rng.choice([-1, 1], len(moved))))
+    severity[moved] += step
     grades["severity"] = severity
     confidence = 1.0 if d == DEGRADATIONS["perfect"] else 0.7
     proba = np.full((len(severity), len(GRADES)), (1.0 - confidence) / (len(GRADES) - 1))

@@ -18,7 +18,7 @@ from lssbench.metrics import METRICS_VERSION
 from lssbench.metrics.bootstrap import bootstrap_cis
 from lssbench.metrics.detection import match_detections
 from lssbench.metrics.grading import align_grades, evaluate_grading, weighted_kappa
-from lssbench.metrics.segmentation import case_metrics, summarize_cases
+from lssbench.metrics.segmentation import case_metrics, headline_arrays, headline_from_weights, summarize_cases
 from lssbench.problems import UsageError
 
 RESULTS_SCHEMA_VERSION = 1
@@ -111,10 +111,8 @@ class Evaluator:
         summary = matches.summary()
         warnings = summary.pop("warnings", [])
         to_images = self._unit_weights(gt.images["patient_id"])
-        statistics = {
-            "mAP": lambda w: matches.headline(to_images(w))["mAP"],
-            "AP50": lambda w: matches.headline(to_images(w))["AP50"],
-        }
+        headline = _once_per_resample(lambda w: matches.headline(to_images(w)))
+        statistics = {"mAP": lambda w: headline(w)["mAP"], "AP50": lambda w: headline(w)["AP50"]}
         return summary, statistics, [f"detections.csv: {message}" for message in warnings]
 
     def _score_grading(self, submission):
@@ -138,16 +136,34 @@ class Evaluator:
         }
         summary = summarize_cases(per_case)
         summary["per_case"] = [{"patient_id": pid, "metrics": per_case[pid]} for pid in sorted(per_case)]
-        to_cases = self._unit_weights(sorted(per_case))
+        case_ids, dice, hd95 = headline_arrays(per_case)
+        to_cases = self._unit_weights(case_ids)
 
-        def headline(w, key):
-            return summarize_cases(per_case, case_weights=to_cases(w))[key]
+        def weighted_headline(w):  # None when a resample drew no segmentation case
+            case_weights = to_cases(w)
+            return headline_from_weights(dice, hd95, case_weights) if case_weights.any() else (None, None)
 
-        statistics = {
-            "mean_dice": lambda w: headline(w, "mean_dice"),
-            "mean_hd95_mm": lambda w: headline(w, "mean_hd95_mm"),
-        }
+        headline = _once_per_resample(weighted_headline)
+        statistics = {"mean_dice": lambda w: _float_or_none(headline(w)[0]),
+                      "mean_hd95_mm": lambda w: _float_or_none(headline(w)[1])}
         return summary, statistics, []
+
+
+def _float_or_none(value):
+    return None if value is None else float(value)
+
+
+def _once_per_resample(compute: Callable[[np.ndarray], object]) -> Callable[[np.ndarray], object]:
+    """Memoize ``compute`` on the last weight vector, so statistics sharing it run it once."""
+    last: dict = {}
+
+    def cached(weights: np.ndarray):
+        key = weights.tobytes()
+        if last.get("key") != key:
+            last.update(key=key, value=compute(weights))
+        return last["value"]
+
+    return cached
 
 
 def evaluate(submission_path, gt=None, *, split: str | None = None,
