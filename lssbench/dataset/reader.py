@@ -36,8 +36,11 @@ Conventions and decisions:
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 from xml.etree.ElementTree import Element, ParseError
@@ -68,6 +71,7 @@ MIDDLE_SLICE_DIR = "Segmentation/Middle_Slice"
 MASKS_DIR = "Segmentation/Masks"
 REQUIRED_DIRS = (DICOM_DIR, IMAGES_DIR, ANNOTATIONS_DIR)
 SEGMENTATION_DIRS = (MIDDLE_SLICE_DIR, MASKS_DIR)
+_PARALLEL_MIN_FOLDERS = 64  # below this, starting worker processes costs more than it saves
 LAYOUT_TEXT = (
     f"expected {', '.join(REQUIRED_DIRS)} and, if {SEGMENTATION_DIR} exists, {' and '.join(SEGMENTATION_DIRS)}"
 )
@@ -313,40 +317,97 @@ def _read_detection(ctx: _Context, annotations_dir: Path, images_dir: Path) -> l
 # --- DICOM ---------------------------------------------------------------------------------
 
 
-def _read_header(path: Path) -> pydicom.Dataset | None:
-    """Header of a DICOM image file (no pixels), or None for anything else."""
+@dataclass(frozen=True)
+class _Header:
+    """The header values the reader uses, converted once (pydicom attribute access is slow)."""
+
+    path: Path
+    rows: int
+    columns: int
+    spacing: tuple[float, float] | None
+    instance: int | None
+    thickness: float | None
+    x: float
+    orientation: tuple[float, ...] | None
+    series_uid: str
+    patient_id: str
+
+
+_HEADER_TAGS = [
+    "Rows", "Columns", "PixelSpacing", "InstanceNumber", "SliceThickness", "ImagePositionPatient",
+    "ImageOrientationPatient", "SeriesInstanceUID", "PatientID",
+]  # fmt: skip
+
+
+def _floats(value, count: int) -> tuple[float, ...] | None:
+    """``count`` finite floats of a multi-valued element, else None."""
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True)
-    except pydicom.errors.InvalidDicomError:
-        try:  # DICOM without the 128-byte preamble
-            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
-        except Exception:
+        values = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return values if len(values) == count and all(map(math.isfinite, values)) else None
+
+
+def _scalar(value, kind):
+    try:
+        return kind(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _dcmread(path: Path) -> pydicom.Dataset | None:
+    """Header elements of a DICOM file (no pixels), also without the 128-byte preamble."""
+    for force in (False, True):
+        try:
+            return pydicom.dcmread(path, stop_before_pixels=True, force=force, specific_tags=_HEADER_TAGS)
+        except pydicom.errors.InvalidDicomError:
+            continue
+        except Exception:  # pydicom raises many types on files that are not DICOM
             return None
-    except Exception:
-        return None
+    return None
+
+
+def _read_header(path: Path) -> _Header | None:
+    """The header of a DICOM image file, or None for anything else (DICOMDIR, README...)."""
+    ds = _dcmread(path)
     try:
-        return ds if "Rows" in ds and "Columns" in ds and int(ds.Rows) > 0 else None
-    except Exception:
+        rows, columns = int(ds.Rows), int(ds.Columns)
+    except (AttributeError, TypeError, ValueError):
         return None
+    if rows <= 0 or columns <= 0:
+        return None
+    spacing = _floats(ds.get("PixelSpacing"), 2)
+    position = _floats(ds.get("ImagePositionPatient"), 3)
+    return _Header(
+        path=path,
+        rows=rows,
+        columns=columns,
+        spacing=spacing if spacing and min(spacing) > 0 else None,
+        instance=_scalar(ds.get("InstanceNumber"), int),
+        thickness=_scalar(ds.get("SliceThickness"), float),
+        x=position[0] if position else math.nan,
+        orientation=_floats(ds.get("ImageOrientationPatient"), 6),
+        series_uid=str(ds.get("SeriesInstanceUID", "")),
+        patient_id=str(ds.get("PatientID", "")),
+    )
 
 
-def _is_sagittal(path: Path, ds: pydicom.Dataset) -> bool:
+def _is_sagittal(header: _Header) -> bool:
     """Sagittal by ImageOrientationPatient (normal along x), else by a folder named *sag*."""
-    try:
-        r = [float(v) for v in ds.ImageOrientationPatient]
-        normal = (r[1] * r[5] - r[2] * r[4], r[2] * r[3] - r[0] * r[5], r[0] * r[4] - r[1] * r[3])
-        return abs(normal[0]) >= max(abs(normal[1]), abs(normal[2]))
-    except (AttributeError, ValueError, TypeError, IndexError):
-        return any("sag" in part.lower() for part in path.parent.parts)
+    if header.orientation is None:
+        return any("sag" in part.lower() for part in header.path.parent.parts)
+    r = header.orientation
+    normal = (r[1] * r[5] - r[2] * r[4], r[2] * r[3] - r[0] * r[5], r[0] * r[4] - r[1] * r[3])
+    return abs(normal[0]) >= max(abs(normal[1]), abs(normal[2]))
 
 
-def _pick_series(ctx: _Context, folder: Path, headers: dict[Path, pydicom.Dataset]) -> dict[Path, pydicom.Dataset] | None:
+def _pick_series(ctx: _Context, folder: Path, headers: list[_Header]) -> list[_Header] | None:
     """The one sagittal series among a patient's images (grouped by SeriesInstanceUID and folder)."""
-    groups: dict[tuple, dict[Path, pydicom.Dataset]] = {}
-    for path, ds in headers.items():
-        groups.setdefault((str(ds.get("SeriesInstanceUID", "")), path.parent), {})[path] = ds
+    groups: dict[tuple, list[_Header]] = {}
+    for header in headers:
+        groups.setdefault((header.series_uid, header.path.parent), []).append(header)
     if len(groups) > 1:
-        groups = {k: g for k, g in groups.items() if all(_is_sagittal(p, ds) for p, ds in g.items())}
+        groups = {key: group for key, group in groups.items() if all(map(_is_sagittal, group))}
     if len(groups) != 1:
         folders = sorted({ctx.rel(key[1]) for key in groups}) or ["none"]
         ctx.add(folder, "", f"{len(groups)} sagittal series ({', '.join(folders)}); expected exactly one")
@@ -354,14 +415,14 @@ def _pick_series(ctx: _Context, folder: Path, headers: dict[Path, pydicom.Datase
     return next(iter(groups.values()))
 
 
-def _folder_patient(ctx: _Context, folder: Path, headers: Iterable[pydicom.Dataset]) -> str | None:
+def _folder_patient(ctx: _Context, folder: Path, headers: list[_Header]) -> str | None:
     if PATIENT_ID_PATTERN.fullmatch(folder.name):
         return folder.name
-    tags = {str(ds.get("PatientID", "")) for ds in headers}
-    found = [t for t in sorted(tags) if PATIENT_ID_PATTERN.fullmatch(t)]
+    tags = sorted({h.patient_id for h in headers})
+    found = [t for t in tags if PATIENT_ID_PATTERN.fullmatch(t)]
     if len(found) == 1:
         return found[0]
-    ctx.add(folder, "", f"neither the folder name nor the PatientID tags ({', '.join(sorted(tags))}) is one patient ID; expected {PATIENT_ID_TEXT}")
+    ctx.add(folder, "", f"neither the folder name nor the PatientID tags ({', '.join(tags)}) is one patient ID; expected {PATIENT_ID_TEXT}")
     return None
 
 
@@ -375,66 +436,53 @@ def _consensus(ctx: _Context, folder: Path, what: str, values: dict[Path, object
     return common
 
 
-def _spacing(ds: pydicom.Dataset) -> tuple[float, float] | None:
-    try:
-        row, col = (float(v) for v in ds.PixelSpacing)
-        return (row, col) if row > 0 and col > 0 else None
-    except (AttributeError, ValueError, TypeError):
-        return None
+def _names_where(headers: list[_Header], missing) -> list[str]:
+    return sorted(h.path.name for h in headers if missing(h))
 
 
-def _x_position(ds: pydicom.Dataset) -> float:
-    try:
-        return float(ds.ImagePositionPatient[0])
-    except (AttributeError, ValueError, TypeError, IndexError):
-        return math.nan
-
-
-def _instance_number(ds: pydicom.Dataset) -> int | None:
-    try:
-        return int(ds.InstanceNumber)
-    except (AttributeError, ValueError, TypeError):
-        return None
-
-
-def _build_series(ctx: _Context, folder: Path, patient: str, headers: dict[Path, pydicom.Dataset]) -> Series:
-    numbers = {p: _instance_number(ds) for p, ds in headers.items()}
-    missing = sorted(p.name for p, n in numbers.items() if n is None)
-    if missing:
-        ctx.add(folder, "", f"no InstanceNumber in {', '.join(missing)}; slice order unknown")
-    files = sorted(headers, key=lambda p: (numbers[p] is None, numbers[p] or 0, p.name))
-    sizes = {p: (int(ds.Rows), int(ds.Columns)) for p, ds in headers.items()}
-    spacings = {p: _spacing(ds) for p, ds in headers.items()}
-    no_spacing = sorted(p.name for p, s in spacings.items() if s is None)
-    if no_spacing:
+def _build_series(ctx: _Context, folder: Path, patient: str, headers: list[_Header]) -> Series:
+    if no_number := _names_where(headers, lambda h: h.instance is None):
+        ctx.add(folder, "", f"no InstanceNumber in {', '.join(no_number)}; slice order unknown")
+    if no_spacing := _names_where(headers, lambda h: h.spacing is None):
         ctx.add(folder, "", f"no valid PixelSpacing in {', '.join(no_spacing)}")
-    spacings = {p: s for p, s in spacings.items() if s is not None}
-    rows, columns = _consensus(ctx, folder, "Rows x Columns", sizes)
-    spacing = _consensus(ctx, folder, "PixelSpacing", spacings) if spacings else (math.nan, math.nan)
-    thickness = [float(ds.SliceThickness) for ds in headers.values() if ds.get("SliceThickness") not in (None, "")]
-    x_positions = [_x_position(headers[p]) for p in files]
-    if any(math.isnan(x) for x in x_positions):
+    if _names_where(headers, lambda h: math.isnan(h.x)):
         ctx.add(folder, "", "ImagePositionPatient missing in some slices; scan direction unknown")
+    ordered = sorted(headers, key=lambda h: (h.instance is None, h.instance or 0, h.path.name))
+    size = _consensus(ctx, folder, "Rows x Columns", {h.path: (h.rows, h.columns) for h in ordered})
+    spacings = {h.path: h.spacing for h in ordered if h.spacing is not None}
+    thickness = Counter(h.thickness for h in ordered if h.thickness is not None).most_common(1)
     return Series(
         patient_id=patient,
-        files=files,
-        slice_names=[p.stem if p.suffix.lower() == ".dcm" else p.name for p in files],
-        rows=rows,
-        columns=columns,
-        pixel_spacing_mm=spacing,
-        slice_thickness_mm=Counter(thickness).most_common(1)[0][0] if thickness else None,
-        x_positions_mm=x_positions,
+        files=[h.path for h in ordered],
+        slice_names=[h.path.stem if h.path.suffix.lower() == ".dcm" else h.path.name for h in ordered],
+        rows=size[0],
+        columns=size[1],
+        pixel_spacing_mm=_consensus(ctx, folder, "PixelSpacing", spacings) if spacings else (math.nan, math.nan),
+        slice_thickness_mm=thickness[0][0] if thickness else None,
+        x_positions_mm=[h.x for h in ordered],
     )
 
 
-def _read_patient_series(ctx: _Context, folder: Path) -> Series | None:
+def _scan_folder(folder: Path) -> tuple[list[str], list[_Header]]:
+    """File names and DICOM image headers under a patient folder (run in worker processes)."""
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
-    headers = {p: ds for p in files if (ds := _read_header(p)) is not None}
+    return [p.name for p in files], [header for path in files if (header := _read_header(path)) is not None]
+
+
+def _scan_all(folders: list[Path]) -> list[tuple[list[str], list[_Header]]]:
+    """:func:`_scan_folder` of every folder, in order; in parallel processes for large datasets."""
+    workers = min(os.cpu_count() or 1, 16)
+    if len(folders) < _PARALLEL_MIN_FOLDERS or workers < 2:
+        return [_scan_folder(folder) for folder in folders]
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(_scan_folder, folders, chunksize=max(1, len(folders) // (4 * workers))))
+
+
+def _patient_series(ctx: _Context, folder: Path, names: list[str], headers: list[_Header]) -> Series | None:
     if not headers:
-        names = ", ".join(p.name for p in files[:5]) or "no files"
-        ctx.add(folder, "", f"no readable DICOM image ({names})")
+        ctx.add(folder, "", f"no readable DICOM image ({', '.join(names[:5]) or 'no files'})")
         return None
-    patient = _folder_patient(ctx, folder, headers.values())
+    patient = _folder_patient(ctx, folder, headers)
     chosen = _pick_series(ctx, folder, headers)
     if patient is None or chosen is None:
         return None
@@ -443,16 +491,14 @@ def _read_patient_series(ctx: _Context, folder: Path) -> Series | None:
 
 def _read_dicom(ctx: _Context, dicom_dir: Path) -> dict[str, Series]:
     series: dict[str, Series] = {}
-    folders: dict[str, Path] = {}
-    for folder in sorted(p for p in dicom_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        item = _read_patient_series(ctx, folder)
-        if item is None:
-            continue
-        if item.patient_id in series:
-            ctx.add(folder, "", f"duplicate patient {item.patient_id}; also {ctx.rel(folders[item.patient_id])}")
-            continue
-        series[item.patient_id] = item
-        folders[item.patient_id] = folder
+    seen: dict[str, Path] = {}
+    folders = sorted(p for p in dicom_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for folder, (names, headers) in zip(folders, _scan_all(folders)):
+        item = _patient_series(ctx, folder, names, headers)
+        if item is not None and item.patient_id in seen:
+            ctx.add(folder, "", f"duplicate patient {item.patient_id}; also {ctx.rel(seen[item.patient_id])}")
+        elif item is not None:
+            series[item.patient_id], seen[item.patient_id] = item, folder
     return series
 
 
