@@ -74,13 +74,19 @@ def _workers(n_patients: int) -> int:
     return max(1, min(cpus, n_patients // PARALLEL_MIN_PATIENTS))
 
 
+def _pool_context():
+    """Fork where available (no re-import per worker), the platform default elsewhere."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else None)
+
+
 def _build(root: Path, n_patients: int, seed: int) -> dict:
     jobs = [(str(root), pid, seed, i) for i, pid in enumerate(patient_ids(n_patients, seed))]
     workers = _workers(n_patients)
     if workers == 1:
         summaries = [_build_patient(job) for job in jobs]
     else:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with _pool_context().Pool(workers) as pool:
             summaries = pool.map(_build_patient, jobs, chunksize=1)
     return {job[1]: summary for job, summary in zip(jobs, summaries)}
 

@@ -70,10 +70,17 @@ def patch(anat: AnatomyPlan, foramen: ForamenPlan, seg: Segments, spacing: float
 
 
 def paint(
-    image: np.ndarray, frame: Frame, foramen: ForamenPlan, seg: Segments, where: tuple, visibility: float, fat: float
+    image: np.ndarray,
+    frame: Frame,
+    foramen: ForamenPlan,
+    seg: Segments,
+    where: tuple,
+    visibility: float,
+    fat: float,
+    gain: np.ndarray,
 ) -> None:
-    """Draw one foramen into ``image`` (in place) with a fat fraction ``fat`` (0.26-1.05)
-    at ``visibility`` (0 invisible, 1 fully there)."""
+    """Draw one foramen into ``image[where]`` (in place) with a fat fraction ``fat`` (0.26-1.05)
+    at ``visibility`` (0 invisible, 1 fully there); ``gain`` is the bias field over the patch."""
     s_f, d_f = centre(foramen, seg)
     x = (frame.s[where] - s_f) / foramen.half_height  # + is inferior
     y = (frame.d[where] - d_f) / foramen.half_width  # + is posterior
@@ -85,6 +92,6 @@ def paint(
     fat_region = _soft(fat - np.sqrt(fx * fx + keyhole * keyhole), edge)
     root = _soft(1 - np.sqrt(((x - root_x) / 0.26) ** 2 + (y / 0.42) ** 2), edge * 3)
     target = STENOSIS_VALUE + (FAT_VALUE - STENOSIS_VALUE) * fat_region
-    target = target + (ROOT_VALUE - target) * root
+    target = (target + (ROOT_VALUE - target) * root) * gain
     region = image[where]
     image[where] = region + (visibility * outer) * (target - region)

@@ -28,6 +28,8 @@ PNG_SIZE_WEIGHTS: tuple[float, ...] = (0.35, 0.40, 0.25)
 #: DICOM matrix used instead of the PNG size for some patients (the PNG is then resized).
 RESAMPLED_DICOM_SIZE: dict[int, int] = {320: 256, 512: 384, 576: 448}
 RESAMPLED_SHARE = 0.2
+#: Field of view 250-300 mm, capped so that the DICOM pixel spacing stays <= 1 mm.
+MAX_SPACING_MM = 1.0
 
 SLICE_COUNTS: tuple[int, ...] = (12, 13, 14, 15, 16, 17, 18)
 SLICE_COUNT_WEIGHTS: tuple[float, ...] = (0.04, 0.05, 0.08, 0.13, 0.2, 0.25, 0.25)
@@ -167,7 +169,7 @@ def _choice(rng: np.random.Generator, options, weights):
 def plan_series(rng: np.random.Generator) -> SeriesPlan:
     png = _choice(rng, PNG_SIZES, PNG_SIZE_WEIGHTS)
     dicom = RESAMPLED_DICOM_SIZE[png] if rng.random() < RESAMPLED_SHARE else png
-    fov = rng.uniform(250.0, 300.0)
+    fov = rng.uniform(250.0, min(300.0, dicom * MAX_SPACING_MM))
     thickness = float(rng.choice([3.0, 3.5, 4.0, 4.5]))
     gap = float(rng.choice([0.0, 0.3, 0.5]))
     nested, suffix = _choice(rng, LAYOUTS, LAYOUT_WEIGHTS)

@@ -62,6 +62,25 @@ def _boxes(plan: PatientPlan, seg, rng: np.random.Generator) -> dict[int, list[L
     return out
 
 
+def _blend_layers(layers: list[np.ndarray], weights: tuple[float, ...]) -> np.ndarray:
+    used = [(w, m) for w, m in zip(weights, layers) if w > 0]
+    image = used[0][1] * np.float32(used[0][0])
+    for weight, layer in used[1:]:
+        image += np.float32(weight) * layer
+    return image
+
+
+def _finish(image: np.ndarray, noise_sd: float, gain: float, rng: np.random.Generator) -> np.ndarray:
+    """Magnitude-like noise, then DICOM units (uint16); works in place on ``image``."""
+    noise = rng.standard_normal(image.shape, dtype=np.float32)
+    noise *= np.float32(noise_sd)
+    image += noise
+    np.abs(image, out=image)
+    image *= np.float32(gain)
+    np.clip(image, 0, 65535, out=image)
+    return image.astype(np.uint16)
+
+
 def render_patient(plan: PatientPlan) -> RenderedPatient:
     """All DICOM slices of a patient, with its boxes and middle-slice classes."""
     rng = np.random.default_rng([*plan.entropy, 0xD2A])
@@ -69,17 +88,15 @@ def render_patient(plan: PatientPlan) -> RenderedPatient:
     maps = static_maps(plan, rng)
     seg = segments(anat)
     bias = bias_field(plan)
+    layers = [m * bias for m in (maps.mid, maps.lateral, maps.far)]
     patches = [fm.patch(anat, f, seg, series.spacing_mm, series.dicom_size) for f in plan.foramina]
     slices = []
     for index, z in enumerate(series.z_mm):
-        weights = blend_weights(z)
-        image = sum(w * m for w, m in zip(weights, (maps.mid, maps.lateral, maps.far)) if w > 0)
+        image = _blend_layers(layers, blend_weights(z))
         for foramen, where in zip(plan.foramina, patches):
             if foramen.visibility[index] > 0:
-                fm.paint(image, maps.frame, foramen, seg, where, foramen.visibility[index], foramen.fat_radius[index])
-        gain = anat.scale * rng.uniform(0.96, 1.04)
-        noise = rng.standard_normal(image.shape, dtype=np.float32) * np.float32(anat.noise)
-        image = np.abs(image * bias + noise) * np.float32(gain)
-        slices.append(np.clip(image, 0, 65535).astype(np.uint16))
+                vis, fat = foramen.visibility[index], foramen.fat_radius[index]
+                fm.paint(image, maps.frame, foramen, seg, where, vis, fat, bias[where])
+        slices.append(_finish(image, anat.noise, anat.scale * rng.uniform(0.96, 1.04), rng))
     white = float(np.percentile(slices[series.middle], PNG_PERCENTILE))
     return RenderedPatient(slices, maps.classes, _boxes(plan, seg, rng), max(white, 1.0))
