@@ -33,7 +33,7 @@ class Degradation:
     false_positives_per_image: float
     regrade_rate: float  # fraction of graded foramina whose grade moves by one
     random_grades: bool  # grades drawn from the prior instead
-    mask_shift_px: int  # masks rolled by up to this many pixels
+    mask_shift_px: int  # masks shifted by up to this many pixels
     mask_block_px: int  # masks coarsened to blocks of this size (1 = exact)
 
 
@@ -98,8 +98,11 @@ def sample_mask(mask: np.ndarray, d: Degradation, rng: np.random.Generator) -> n
     if d.mask_block_px > 1:
         b = d.mask_block_px
         out = np.repeat(np.repeat(out[::b, ::b], b, axis=0), b, axis=1)[: mask.shape[0], : mask.shape[1]]
-    if d.mask_shift_px:
-        out = np.roll(out, tuple(rng.integers(-d.mask_shift_px, d.mask_shift_px + 1, 2)), axis=(0, 1))
+    if d.mask_shift_px:  # shift without wrap-around: the edge rows/columns are repeated
+        dy, dx = rng.integers(-d.mask_shift_px, d.mask_shift_px + 1, 2)
+        padded = np.pad(out, d.mask_shift_px, mode="edge")
+        top, left = d.mask_shift_px - dy, d.mask_shift_px - dx
+        out = padded[top: top + mask.shape[0], left: left + mask.shape[1]]
     return np.ascontiguousarray(out, dtype=np.uint8)
 
 

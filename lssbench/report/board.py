@@ -22,11 +22,6 @@ def _best(entries: list[dict], headline):
     return max(values) if headline.higher_is_better else min(values)
 
 
-def _rank_text(entry: dict) -> str:
-    ranks = [r for r in entry["ranks"].values() if r is not None]
-    return str(min(ranks)) if ranks else ""
-
-
 def _method(entry: dict) -> str:
     meta = entry.get("meta") or {}
     team = meta.get("team")
@@ -35,10 +30,10 @@ def _method(entry: dict) -> str:
 
 def _cells(board: dict, bold) -> tuple[list[str], list[list[str]]]:
     valid = [e for e in board["entries"] if e["status"] == "ok"]
-    headers = ["rank", "method"] + [h.label for h in HEADLINES]
+    headers = ["#", "method"] + [h.label for h in HEADLINES]
     rows = []
-    for entry in valid:
-        row = [_rank_text(entry), _method(entry)]
+    for position, entry in enumerate(valid, start=1):  # the board's order: mean rank, references last
+        row = [str(position) if entry["kind"] == "submission" else "", _method(entry)]
         for headline in HEADLINES:
             value = _headline_value(entry, headline)
             ci = ((entry["results"] or {}).get("ci95") or {}).get(headline.name)
@@ -62,7 +57,7 @@ def _caption(board: dict) -> str:
 
 def board_markdown(board: dict) -> str:
     headers, rows = _cells(board, lambda text: f"**{text}**")
-    text = markdown_table(headers, rows) + "\n" + _caption(board) + "\n"
+    text = markdown_table(headers, rows, text_columns=2) + "\n" + _caption(board) + "\n"
     invalid = _invalid_lines(board)
     if invalid:
         text += "\nInvalid submissions:\n" + "".join(f"- {line}\n" for line in invalid)
@@ -72,12 +67,13 @@ def board_markdown(board: dict) -> str:
 def board_latex(board: dict) -> str:
     headers, rows = _cells(board, lambda text: rf"\textbf{{{text}}}")
     rows = [[latex_escape(cell) if i < 2 else cell for i, cell in enumerate(row)] for row in rows]
-    return latex_table([latex_escape(h) for h in headers], rows, caption=latex_escape(_caption(board)))
+    return latex_table([latex_escape(h) for h in headers], rows, caption=latex_escape(_caption(board)),
+                       text_columns=2)
 
 
 def board_console(board: dict) -> str:
     headers, rows = _cells(board, lambda text: text + " *")
-    lines = [console_table(headers, rows), "", _caption(board) + "  (* best)"]
+    lines = [console_table(headers, rows, text_columns=2), "", _caption(board) + "  (* best)"]
     lines += _invalid_lines(board)
     return "\n".join(lines) + "\n"
 

@@ -23,20 +23,21 @@ def fmt_ci(value, ci, digits: int = 3) -> str:
     return f"{fmt(value, digits)} [{fmt(ci[0], digits)}, {fmt(ci[1], digits)}]"
 
 
-def console_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded to their widest cell; first column left-aligned, the rest right-aligned."""
+def console_table(headers: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 1) -> str:
+    """Columns padded to their widest cell; the first ``text_columns`` left-aligned, numbers right."""
     cells = [list(headers)] + [list(r) for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
 
     def line(row):
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        return "  ".join(c.ljust(w) if i < text_columns else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(row, widths))).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(cells[0]), rule] + [line(r) for r in cells[1:]])
 
 
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    align = ["---"] + ["---:"] * (len(headers) - 1)
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 1) -> str:
+    align = ["---"] * text_columns + ["---:"] * (len(headers) - text_columns)
     lines = [headers, align] + [list(r) for r in rows]
     return "\n".join("| " + " | ".join(row) + " |" for row in lines) + "\n"
 
@@ -49,9 +50,10 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
 
 
-def latex_table(headers: Sequence[str], rows: Sequence[Sequence[str]], caption: str = "") -> str:
+def latex_table(headers: Sequence[str], rows: Sequence[Sequence[str]], caption: str = "",
+                text_columns: int = 1) -> str:
     """A booktabs ``table``; cells are used as given (escape text cells before)."""
-    spec = "l" + "r" * (len(headers) - 1)
+    spec = "l" * text_columns + "r" * (len(headers) - text_columns)
     body = [" & ".join(row) + r" \\" for row in rows]
     parts = [r"\begin{table}[t]", r"\centering"]
     if caption:
