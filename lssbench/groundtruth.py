@@ -300,6 +300,7 @@ def _decode_mask(name: str, data: bytes, case: dict):
                                        f"{case['width']}x{case['height']}")
     if mask.size and int(mask.max()) >= NUM_SEGMENTATION_CLASSES:
         return None, Problem(name, "", f"value {int(mask.max())} is not a class index 0-{NUM_SEGMENTATION_CLASSES - 1}")
+    mask.setflags(write=False)  # cached and shared: nobody may edit the ground truth in place
     return mask, None
 
 

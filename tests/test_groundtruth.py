@@ -207,24 +207,25 @@ def test_load_is_fast_for_100_patients(tmp_path):
     assert len(gt.patients) == 100 and len(gt.images) == 200
 
 
-def test_synthetic_end_to_end(tmp_path):
-    synth = pytest.importorskip("lssbench.synth")
-    if not hasattr(synth, "synthesize"):
-        pytest.skip("lssbench.synth.synthesize not available yet")
+def test_synthetic_end_to_end(synthetic_dataset_dir, synthetic_dataset, tmp_path):
+    """Reader -> prepare -> load on the shared small synthetic dataset, every split."""
     from lssbench.groundtruth import prepare_from_folder
-    from lssbench.dataset import read_dataset
     from lssbench.splits import split_patients
 
-    root = synth.synthesize(tmp_path / "data", n_patients=6, seed=0)
-    dataset = read_dataset(root)
-    for split in ("train", "test"):
+    dataset = synthetic_dataset
+    for split in ("train", "val", "test"):
         patients = split_patients(dataset.patients, split)
-        if not patients:
-            continue
-        gt = load_ground_truth(prepare_from_folder(root, split, tmp_path / split))
-        assert set(gt.patients) <= set(patients)
+        if split == "test":
+            bundle = prepare_from_folder(synthetic_dataset_dir, split, tmp_path / split)
+        else:
+            bundle = prepare_ground_truth(dataset, split, tmp_path / split)
+        gt = load_ground_truth(bundle)
+        assert gt.patients == patients and list(gt.cases) == [p for p in patients if p in dataset.segmentation]
         assert len(gt.images) == sum(s.patient_id in patients for s in dataset.slices)
         assert len(gt.boxes) == sum(len(s.boxes) for s in dataset.slices if s.patient_id in patients)
+        assert len(gt.grades) == len(gt.boxes.drop_duplicates(["patient_id", "level", "side"]))
         for pid in gt.cases:
-            assert gt.mask(pid).shape == (gt.cases[pid]["height"], gt.cases[pid]["width"])
-            assert all(v > 0 for v in gt.cases[pid]["spacing_mm"])
+            series = dataset.series[pid]
+            case = gt.cases[pid]
+            assert gt.mask(pid).shape == (case["height"], case["width"])
+            assert case["spacing_mm"] == pytest.approx(series.spacing_for(case["width"], case["height"]))

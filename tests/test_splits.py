@@ -177,3 +177,5 @@ def test_synthetic_lists_reproduce_the_rule():
         assert list(frozen.lists[s]) == split_patients(patients, s)
     for k in range(splits.NUM_FOLDS):
         assert list(frozen.folds[k]) == fold_patients(patients, k)
+    plan = pytest.importorskip("lssbench.synth.plan")
+    assert sorted(plan.patient_ids(100, 0)) == sorted(patients)  # synthesize(out, n_patients=100, seed=0)
