@@ -1,0 +1,568 @@
+"""Detection metrics: COCO box AP (a vectorized pycocotools) and the authors' P/R/F1.
+
+Conventions (see docs/metrics_detection.md for worked examples):
+
+* Boxes are PASCAL VOC corners ``xmin, ymin, xmax, ymax`` in float pixels; width is
+  ``xmax - xmin`` with **no +1**, exactly as pycocotools computes IoU for ``bbox``.
+* The ten categories are ``domain.CATEGORIES`` (``"L3-L4/left"`` ...).  COCO AP follows
+  ``pycocotools.cocoeval.COCOeval`` (iouType ``bbox``, area range "all", at most 100
+  detections per image and category) and reproduces it to floating-point rounding:
+  ``mAP`` (AP over IoU 0.50:0.05:0.95), ``AP50``, ``AP75``, ``AR100``.
+* A category without ground truth is ``None`` (JSON null) and left out of every mean;
+  pycocotools reports -1 there.  Per level = mean over its sides with ground truth,
+  per side = mean over its levels with ground truth, overall = mean over categories
+  with ground truth; ``None`` when there is none.
+* Ties in score are broken like pycocotools: by image order (``image_ids``), then by
+  row order of the detections table; a warning says when ties exist.
+* Detections on images outside ``image_ids`` are ignored and counted in a warning.
+* The authors' protocol (levels only, greedy IoU >= 0.45, score >= 0.10, macro over
+  levels) is reported under ``"authors_protocol"`` for continuity with the dataset paper.
+
+Matching is done once by :func:`match_detections`; :meth:`DetectionMatches.summary`
+re-weights images (bootstrap multiplicities) without matching again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lssbench.domain import CATEGORIES, LEVELS, SIDES, category_name
+
+__all__ = [
+    "IOU_THRESHOLDS",
+    "RECALL_THRESHOLDS",
+    "MAX_DETECTIONS",
+    "AUTHORS_IOU_THRESHOLD",
+    "AUTHORS_SCORE_THRESHOLD",
+    "box_iou",
+    "DetectionMatches",
+    "match_detections",
+    "evaluate_detection",
+]
+
+#: COCOeval's IoU thresholds 0.50:0.05:0.95, built exactly as pycocotools builds them.
+IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
+#: COCOeval's 101 recall points 0:0.01:1.
+RECALL_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
+#: Detections kept per image and category (COCOeval maxDets 100).
+MAX_DETECTIONS = 100
+#: COCOeval's "all" area range; an unmatched detection outside it is ignored (as there).
+_AREA_RANGE = (0.0, 1e5**2)
+#: The dataset paper's matching IoU and confidence cut-off.
+AUTHORS_IOU_THRESHOLD = 0.45
+AUTHORS_SCORE_THRESHOLD = 0.10
+
+_GT_COLUMNS = ("image_id", "level", "side", "xmin", "ymin", "xmax", "ymax")
+_DET_COLUMNS = ("image_id", "level", "side", "score", "xmin", "ymin", "xmax", "ymax")
+_COCO_KEYS = ("mAP", "AP50", "AP75", "AR100")
+_T = len(IOU_THRESHOLDS)
+_K = len(CATEGORIES)
+_L = len(LEVELS)
+_T50 = int(np.flatnonzero(IOU_THRESHOLDS == 0.5)[0])
+_T75 = int(np.flatnonzero(IOU_THRESHOLDS == 0.75)[0])
+
+
+# --- IoU ------------------------------------------------------------------------------------
+
+
+def _xywh(boxes: np.ndarray) -> np.ndarray:
+    """Corners -> COCO ``[x, y, w, h]`` with ``w = xmax - xmin`` (no +1)."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    return np.stack([boxes[..., 0], boxes[..., 1], boxes[..., 2] - boxes[..., 0],
+                     boxes[..., 3] - boxes[..., 1]], axis=-1)
+
+
+def _iou_xywh(d: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """IoU of broadcastable ``[x, y, w, h]`` arrays, operation for operation as pycocotools'
+    ``bbIou`` (maskApi.c), so thresholds compare identically."""
+    w = np.minimum(d[..., 2] + d[..., 0], g[..., 2] + g[..., 0]) - np.maximum(d[..., 0], g[..., 0])
+    h = np.minimum(d[..., 3] + d[..., 1], g[..., 3] + g[..., 1]) - np.maximum(d[..., 1], g[..., 1])
+    inter = w * h
+    union = d[..., 2] * d[..., 3] + g[..., 2] * g[..., 3] - inter
+    overlap = (w > 0) & (h > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(overlap, inter / np.where(overlap, union, 1.0), 0.0)
+
+
+def box_iou(boxes_a, boxes_b) -> np.ndarray:
+    """Pairwise IoU ``(len(a), len(b))`` of corner boxes ``xmin, ymin, xmax, ymax``.
+
+    Width and height are ``xmax - xmin`` and ``ymax - ymin`` (no +1), as pycocotools;
+    boxes that only touch have IoU 0.
+    """
+    a = _xywh(np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4))
+    b = _xywh(np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4))
+    return _iou_xywh(a[:, None, :], b[None, :, :])
+
+
+# --- input checks -----------------------------------------------------------------------------
+
+
+def _table(frame: pd.DataFrame, columns, what: str) -> pd.DataFrame:
+    if frame is None or (len(frame) == 0 and len(frame.columns) == 0):
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("image_id", "level", "side") else float)
+                             for c in columns})
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} lacks column(s) {', '.join(missing)}")
+    return frame.reset_index(drop=True)
+
+
+def _categories(frame: pd.DataFrame, what: str) -> np.ndarray:
+    """Category index 0-9 (``domain.CATEGORIES`` order) of each row."""
+    level = pd.Index(LEVELS).get_indexer(frame["level"])
+    side = pd.Index(SIDES).get_indexer(frame["side"])
+    bad = (level < 0) | (side < 0)
+    if bad.any():
+        names = sorted(set(frame["level"][bad].astype(str) + "/" + frame["side"][bad].astype(str)))[:5]
+        raise ValueError(f"{what}: unknown level/side {names}; expected canonical values of lssbench.domain")
+    return level.astype(np.int64) * len(SIDES) + side
+
+
+def _boxes(frame: pd.DataFrame, what: str) -> np.ndarray:
+    boxes = frame[["xmin", "ymin", "xmax", "ymax"]].to_numpy(dtype=np.float64)
+    if not np.isfinite(boxes).all():
+        raise ValueError(f"{what}: box coordinates must be finite")
+    if ((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])).any():
+        raise ValueError(f"{what}: every box needs xmax >= xmin and ymax >= ymin")
+    return boxes
+
+
+def _weights(image_weights, n_images: int) -> np.ndarray:
+    if image_weights is None:
+        return np.ones(n_images, dtype=np.int64)
+    w = np.asarray(image_weights)
+    if w.shape != (n_images,):
+        raise ValueError(f"image_weights needs one value per image ({n_images}), got shape {w.shape}")
+    if w.dtype.kind not in "iub":
+        if not np.all(np.isfinite(w)) or not np.array_equal(w, np.round(w)):
+            raise ValueError("image_weights must be non-negative integers")
+    w = w.astype(np.int64)
+    if (w < 0).any():
+        raise ValueError("image_weights must be non-negative integers")
+    return w
+
+
+# --- matching -------------------------------------------------------------------------------
+
+
+def _groups(keys: np.ndarray):
+    """Rank of each element within its run of equal ``keys`` (``keys`` already sorted)."""
+    n = len(keys)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    unique, start, counts = np.unique(keys, return_index=True, return_counts=True)
+    group = np.repeat(np.arange(len(unique)), counts)
+    rank = np.arange(n) - start[group]
+    return unique, group, rank, counts
+
+
+def _pad(values: np.ndarray, group: np.ndarray, rank: np.ndarray, n_groups: int, width: int, fill):
+    out = np.full((n_groups, width) + values.shape[1:], fill, dtype=values.dtype)
+    out[group, rank] = values
+    return out
+
+
+def _coco_match(gt_key, gt_xywh, det_key, det_xywh, det_rank):
+    """COCOeval.evaluateImg for all (image, category) groups at once.
+
+    ``gt_*`` sorted by group (annotation order kept inside a group); ``det_*`` sorted by group
+    then score descending (stable).  Each detection, in that order, takes the unmatched
+    ground-truth box of highest IoU >= t (the last such box on equal IoU, as pycocotools).
+    Returns ``matched (n_det, T)``.
+    """
+    matched = np.zeros((len(det_key), _T), dtype=bool)
+    if len(gt_key) == 0 or len(det_key) == 0:
+        return matched
+    unique, group, rank, counts = _groups(gt_key)
+    width = int(counts.max())
+    padded = _pad(gt_xywh, group, rank, len(unique), width, np.nan)
+    valid = _pad(np.ones(len(gt_key), bool), group, rank, len(unique), width, False)
+    where = np.searchsorted(unique, det_key)
+    where_c = np.minimum(where, len(unique) - 1)
+    has_gt = unique[where_c] == det_key
+    taken = np.zeros((_T, len(unique), width), dtype=bool)
+    thresholds = np.minimum(IOU_THRESHOLDS, 1 - 1e-10)[:, None, None]
+    candidates = np.flatnonzero(has_gt)
+    ranks = det_rank[candidates]
+    for r in range(int(ranks.max()) + 1 if len(ranks) else 0):
+        dets = candidates[ranks == r]
+        if len(dets) == 0:
+            continue
+        g = where_c[dets]
+        iou = _iou_xywh(det_xywh[dets][:, None, :], padded[g])  # (n, width)
+        free = valid[g][None] & ~taken[:, g, :] & (iou[None] >= thresholds)  # (T, n, width)
+        score = np.where(free, iou[None], -1.0)
+        best = width - 1 - np.argmax(score[:, :, ::-1], axis=2)  # last maximum
+        ok = free.any(axis=2)
+        t_idx, d_idx = np.nonzero(ok)
+        matched[dets[d_idx], t_idx] = True
+        taken[t_idx, g[d_idx], best[t_idx, d_idx]] = True
+    return matched
+
+
+def _authors_match(gt_key, gt_xywh, det_key, det_xywh):
+    """Greedy matching of the dataset paper, all (image, level) groups at once.
+
+    ``gt_*`` sorted by group (row order inside); ``det_*`` sorted by group then score
+    descending (stable).  Each ground-truth box, in order, takes the unused detection of
+    highest IoU if that IoU >= 0.45 (equal IoU: higher score, then earlier row).
+    Returns ``(gt_hit, det_used)`` booleans.
+    """
+    gt_hit = np.zeros(len(gt_key), dtype=bool)
+    det_used = np.zeros(len(det_key), dtype=bool)
+    if len(gt_key) == 0 or len(det_key) == 0:
+        return gt_hit, det_used
+    unique, group, rank, counts = _groups(det_key)
+    width = int(counts.max())
+    padded = _pad(det_xywh, group, rank, len(unique), width, np.nan)
+    valid = _pad(np.ones(len(det_key), bool), group, rank, len(unique), width, False)
+    row = _pad(np.arange(len(det_key)), group, rank, len(unique), width, -1)
+    used = np.zeros((len(unique), width), dtype=bool)
+    where = np.minimum(np.searchsorted(unique, gt_key), len(unique) - 1)
+    has_det = unique[where] == gt_key
+    candidates = np.flatnonzero(has_det)
+    _, _, gt_rank, _ = _groups(gt_key)
+    ranks = gt_rank[candidates]
+    for r in range(int(ranks.max()) + 1 if len(ranks) else 0):
+        gts = candidates[ranks == r]
+        if len(gts) == 0:
+            continue
+        g = where[gts]
+        iou = _iou_xywh(gt_xywh[gts][:, None, :], padded[g])
+        free = valid[g] & ~used[g] & (iou >= AUTHORS_IOU_THRESHOLD)
+        best = np.argmax(np.where(free, iou, -1.0), axis=1)  # first maximum = higher score
+        ok = free.any(axis=1)
+        gt_hit[gts[ok]] = True
+        used[g[ok], best[ok]] = True
+        det_used[row[g[ok], best[ok]]] = True
+    return gt_hit, det_used
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def _mean_block(blocks):
+    blocks = [b for b in blocks if b is not None]
+    if not blocks:
+        return None
+    return {key: float(np.mean([b[key] for b in blocks])) for key in blocks[0]}
+
+
+@dataclass(frozen=True, eq=False)
+class DetectionMatches:
+    """Detections matched once; :meth:`summary` and :meth:`headline` re-weight images.
+
+    Built by :func:`match_detections`.  Arrays are over the kept detections of all
+    categories, concatenated category by category in COCOeval's accumulation order
+    (image order, score descending per image, then a stable sort by score).
+    """
+
+    image_ids: tuple
+    det_image: np.ndarray  # (N,) image index of each accumulated detection
+    det_matched: np.ndarray  # (T, N) bool, matched at each IoU threshold
+    det_counted: np.ndarray  # (N,) bool, False for unmatched-and-outside-area-range (ignored)
+    category_bounds: np.ndarray  # (K + 1,) slice bounds of each category in N
+    tp_positions: np.ndarray  # (K * T, P) positions in N of the matched detections, padded (-1 ok)
+    tp_images: np.ndarray  # (K * T, P) their image indices; n_images on padding
+    gt_counts: np.ndarray  # (n_images, K) ground-truth boxes per image and category
+    det_counts: np.ndarray  # (n_images,) detections on each evaluated image
+    authors_tp: np.ndarray  # (n_images, L)
+    authors_fp: np.ndarray  # (n_images, L)
+    authors_fn: np.ndarray  # (n_images, L)
+    num_ignored_detections: int
+    warnings: tuple
+
+    # -- core ---------------------------------------------------------------------------------
+    def _coco_table(self, w: np.ndarray) -> np.ndarray:
+        """``(K, 4)`` of mAP, AP50, AP75, AR100 per category; NaN where no ground truth.
+
+        Only the true-positive entries of each precision/recall curve matter: the
+        interpolated precision at recall r is the largest precision among entries with
+        recall >= r, and among entries sharing a TP count the first (fewest FPs) has the
+        largest precision.  So each (category, IoU) curve is evaluated at its TP entries
+        only, with ``fp = (weight so far) - tp``; integer counts keep it exact.
+        """
+        if not self.det_counted.all():  # a detection outside COCO's area range: slow path
+            return self._coco_table_reference(w)
+        out = np.full((_K, 4), np.nan)
+        npig = w @ self.gt_counts  # (K,)
+        has = npig > 0
+        if not has.any():
+            return out
+        n_pad = self.tp_positions.shape[1]
+        bounds = self.category_bounds
+        cum_w = np.concatenate([[0], np.cumsum(w[self.det_image])])  # (N + 1,)
+        row_cat = np.repeat(np.arange(_K), _T)
+        n_rows = np.repeat(npig, _T).astype(np.float64)[:, None]
+        if n_pad:
+            # padding repeats a row's last entry with weight 0 (image index n_images), so it
+            # repeats that entry's precision and leaves every maximum unchanged
+            tp = np.cumsum(np.append(w, 0)[self.tp_images], axis=1)  # (K*T, P) int
+            seen = cum_w[self.tp_positions + 1] - cum_w[bounds[row_cat]][:, None]
+            tp_f = tp.astype(np.float64)
+            fp_f = (seen - tp).astype(np.float64)
+            pr = tp_f / (fp_f + tp_f + np.spacing(1))
+            pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
+            tp_last = tp[:, -1]
+        else:
+            tp, pr = np.zeros((_K * _T, 0), np.int64), np.zeros((_K * _T, 0))
+            tp_last = np.zeros(_K * _T, np.int64)
+        # smallest TP count m with m / npig >= r, exactly as the float comparison rc >= r
+        with np.errstate(divide="ignore", invalid="ignore"):
+            need = np.ceil(RECALL_THRESHOLDS[None, :] * n_rows).astype(np.int64)
+            need -= ((need - 1) / n_rows >= RECALL_THRESHOLDS) & (need > 0)
+            need += need / n_rows < RECALL_THRESHOLDS
+        rows = np.arange(_K * _T)[:, None]
+        big = int(tp_last.max()) + 2
+        keys = (rows * big + tp).ravel()
+        found = np.searchsorted(keys, (rows * big + need).ravel(), side="left").reshape(need.shape)
+        index = found - rows * n_pad
+        inside = (index < n_pad) & (need <= tp_last[:, None])
+        q = np.zeros(need.shape)
+        if n_pad:
+            q[inside] = pr[np.broadcast_to(rows, need.shape)[inside], index[inside]]
+        q = q.reshape(_K, _T, -1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            recall = (tp_last / n_rows[:, 0]).reshape(_K, _T)
+        out[has, 0] = q[has].mean(axis=(1, 2))
+        out[has, 1] = q[has, _T50].mean(axis=1)
+        out[has, 2] = q[has, _T75].mean(axis=1)
+        out[has, 3] = recall[has].mean(axis=1)
+        return out
+
+    def _coco_table_reference(self, w: np.ndarray) -> np.ndarray:
+        """Same as :meth:`_coco_table`, written like COCOeval.accumulate (all entries)."""
+        out = np.full((_K, 4), np.nan)
+        npig = w @ self.gt_counts  # (K,)
+        wd = w[self.det_image]
+        tp_inc = self.det_matched * wd  # (T, N) int64
+        fp_inc = (~self.det_matched & self.det_counted) * wd
+        tp_all = np.cumsum(tp_inc, axis=1)
+        fp_all = np.cumsum(fp_inc, axis=1)
+        bounds = self.category_bounds
+        for k in range(_K):
+            if npig[k] == 0:
+                continue
+            lo, hi = bounds[k], bounds[k + 1]
+            if hi == lo:
+                out[k] = 0.0
+                continue
+            base_tp = tp_all[:, lo - 1:lo] if lo > 0 else 0
+            base_fp = fp_all[:, lo - 1:lo] if lo > 0 else 0
+            tp = (tp_all[:, lo:hi] - base_tp).astype(np.float64)
+            fp = (fp_all[:, lo:hi] - base_fp).astype(np.float64)
+            n = float(npig[k])
+            rc = tp / n
+            pr = tp / (fp + tp + np.spacing(1))
+            pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
+            q = np.zeros((_T, len(RECALL_THRESHOLDS)))
+            for t in range(_T):
+                idx = np.searchsorted(rc[t], RECALL_THRESHOLDS, side="left")
+                inside = idx < rc.shape[1]
+                q[t, inside] = pr[t, idx[inside]]
+            out[k, 0] = q.mean()
+            out[k, 1] = q[_T50].mean()
+            out[k, 2] = q[_T75].mean()
+            out[k, 3] = rc[:, -1].mean()
+        return out
+
+    # -- public -----------------------------------------------------------------------------
+    def headline(self, image_weights=None) -> dict:
+        """``{"mAP", "AP50"}`` over categories with ground truth (None if none has any)."""
+        table = self._coco_table(_weights(image_weights, len(self.image_ids)))
+        has = ~np.isnan(table[:, 0])
+        if not has.any():
+            return {"mAP": None, "AP50": None}
+        return {"mAP": float(table[has, 0].mean()), "AP50": float(table[has, 1].mean())}
+
+    def summary(self, image_weights=None) -> dict:
+        """The full results dict (see :func:`evaluate_detection`), images weighted by
+        ``image_weights`` (non-negative integers in ``image_ids`` order; 0 drops an image,
+        2 counts it twice).  ``None`` = all ones, identical to COCOeval."""
+        w = _weights(image_weights, len(self.image_ids))
+        table = self._coco_table(w)
+        per_class = {}
+        for k, name in enumerate(CATEGORIES):
+            per_class[name] = None if np.isnan(table[k, 0]) else dict(zip(_COCO_KEYS, map(float, table[k])))
+        per_level = {level: _mean_block([per_class[category_name(level, s)] for s in SIDES]) for level in LEVELS}
+        per_side = {side: _mean_block([per_class[category_name(lv, side)] for lv in LEVELS]) for side in SIDES}
+        overall = _mean_block(list(per_class.values())) or dict.fromkeys(_COCO_KEYS)
+        result = dict(overall)
+        result.update(
+            per_class=per_class,
+            per_level=per_level,
+            per_side=per_side,
+            authors_protocol=self._authors(w),
+            num_detections=int(w @ self.det_counts),
+            num_ground_truth=int((w @ self.gt_counts).sum()),
+            num_ignored_detections=int(self.num_ignored_detections),
+            warnings=list(self.warnings),
+        )
+        return result
+
+    def _authors(self, w: np.ndarray) -> dict:
+        tp, fp, fn = (w @ self.authors_tp, w @ self.authors_fp, w @ self.authors_fn)
+        per_level = {}
+        for i, level in enumerate(LEVELS):
+            entry = {"precision": None, "recall": None, "f1": None,
+                     "tp": int(tp[i]), "fp": int(fp[i]), "fn": int(fn[i])}
+            if tp[i] + fn[i] > 0:
+                p = tp[i] / (tp[i] + fp[i]) if tp[i] + fp[i] > 0 else 0.0
+                r = tp[i] / (tp[i] + fn[i])
+                entry.update(precision=float(p), recall=float(r),
+                             f1=float(2 * p * r / (p + r)) if p + r > 0 else 0.0)
+            per_level[level] = entry
+        return {
+            "precision": _mean(e["precision"] for e in per_level.values()),
+            "recall": _mean(e["recall"] for e in per_level.values()),
+            "f1": _mean(e["f1"] for e in per_level.values()),
+            "per_level": per_level,
+        }
+
+
+def match_detections(ground_truth: pd.DataFrame, detections: pd.DataFrame, image_ids) -> DetectionMatches:
+    """Match detections to ground truth once, for COCO AP and the authors' protocol.
+
+    ``ground_truth``: ``image_id, level, side, xmin, ymin, xmax, ymax`` (extra columns
+    allowed; row order = annotation order).  ``detections``: ``image_id, level, side,
+    score, xmin, ymin, xmax, ymax`` (row order breaks ties within an image).
+    ``image_ids``: the evaluated images, in the order that breaks score ties across images
+    (the COCO image id is position + 1); images without boxes belong in it.
+    Corners, width ``xmax - xmin`` (no +1).  Raises ValueError on malformed input.
+    """
+    image_ids = list(image_ids)
+    index = pd.Index(image_ids)
+    if not index.is_unique:
+        raise ValueError("image_ids must be unique")
+    n_images = len(image_ids)
+    gt = _table(ground_truth, _GT_COLUMNS, "ground truth")
+    dt = _table(detections, _DET_COLUMNS, "detections")
+    warnings = []
+
+    gt_img = index.get_indexer(gt["image_id"])
+    if (gt_img < 0).any():
+        raise ValueError(f"ground truth has {int((gt_img < 0).sum())} box(es) on images outside image_ids")
+    gt_cat = _categories(gt, "ground truth")
+    gt_boxes = _boxes(gt, "ground truth")
+    if (((gt_boxes[:, 2] - gt_boxes[:, 0]) * (gt_boxes[:, 3] - gt_boxes[:, 1])) > _AREA_RANGE[1]).any():
+        raise ValueError("ground truth: box area above 1e10, outside COCO's 'all' area range")
+
+    dt_img = index.get_indexer(dt["image_id"]) if len(dt) else np.zeros(0, np.int64)
+    unknown = dt_img < 0
+    n_unknown = int(unknown.sum())
+    if n_unknown:
+        warnings.append(f"{n_unknown} detection(s) on images outside the evaluated set were ignored")
+    dt = dt.loc[~unknown].reset_index(drop=True)
+    dt_img = dt_img[~unknown]
+    dt_cat = _categories(dt, "detections")
+    dt_boxes = _boxes(dt, "detections")
+    dt_score = dt["score"].to_numpy(dtype=np.float64)
+    if not np.isfinite(dt_score).all():
+        raise ValueError("detections: scores must be finite")
+
+    # -- COCO: per (image, category) groups -------------------------------------------------
+    gt_key = gt_img * _K + gt_cat
+    g_order = np.argsort(gt_key, kind="stable")
+    dt_key = dt_img * _K + dt_cat
+    d_order = np.lexsort((-dt_score, dt_key))  # stable: row order breaks ties
+    d_key = dt_key[d_order]
+    _, _, d_rank, _ = _groups(d_key)
+    keep = d_rank < MAX_DETECTIONS
+    n_cut = int((~keep).sum())
+    if n_cut:
+        warnings.append(f"{n_cut} detection(s) beyond the {MAX_DETECTIONS} highest-scoring per image "
+                        "and category were not scored (COCO maxDets)")
+    d_order, d_key, d_rank = d_order[keep], d_key[keep], d_rank[keep]
+    d_xywh = _xywh(dt_boxes[d_order])
+    matched = _coco_match(gt_key[g_order], _xywh(gt_boxes[g_order]), d_key, d_xywh, d_rank)
+    area = d_xywh[:, 2] * d_xywh[:, 3]
+    counted = (area >= _AREA_RANGE[0]) & (area <= _AREA_RANGE[1])
+    # accumulation order: category, then stable sort by -score of the image-ordered list
+    d_cat = d_key % _K
+    d_score = dt_score[d_order]
+    acc = np.lexsort((-d_score, d_cat))  # stable: keeps image order, then per-image order
+    bounds = np.searchsorted(d_cat[acc], np.arange(_K + 1), side="left")
+
+    tied = 0
+    s_cat, s_score = d_cat[acc], d_score[acc]
+    if len(acc) > 1:
+        same = (s_cat[1:] == s_cat[:-1]) & (s_score[1:] == s_score[:-1])
+        tied = int(np.count_nonzero(np.r_[same, False] | np.r_[False, same]))
+    if tied:
+        warnings.append(f"{tied} detection(s) share their score with another of the same category; "
+                        "ties are broken by image order, then row order (as pycocotools)")
+
+    gt_counts = np.zeros((n_images, _K), dtype=np.int64)
+    np.add.at(gt_counts, (gt_img, gt_cat), 1)
+    missing = [name for k, name in enumerate(CATEGORIES) if gt_counts[:, k].sum() == 0]
+    if missing:
+        warnings.append(f"no ground truth for {', '.join(missing)}: reported as null and left out of means")
+
+    # -- authors' protocol: per (image, level), side ignored -----------------------------------
+    gt_lvl = gt_cat // len(SIDES)
+    dt_lvl = dt_cat // len(SIDES)
+    a_gt_key = gt_img * _L + gt_lvl
+    a_g = np.argsort(a_gt_key, kind="stable")
+    confident = np.flatnonzero(dt_score >= AUTHORS_SCORE_THRESHOLD)
+    a_dt_key = dt_img[confident] * _L + dt_lvl[confident]
+    a_d = confident[np.lexsort((-dt_score[confident], a_dt_key))]
+    gt_hit, det_used = _authors_match(a_gt_key[a_g], _xywh(gt_boxes[a_g]),
+                                      dt_img[a_d] * _L + dt_lvl[a_d], _xywh(dt_boxes[a_d]))
+    tp = np.zeros((n_images, _L), dtype=np.int64)
+    fp = np.zeros((n_images, _L), dtype=np.int64)
+    fn = np.zeros((n_images, _L), dtype=np.int64)
+    np.add.at(tp, (gt_img[a_g][gt_hit], gt_lvl[a_g][gt_hit]), 1)
+    np.add.at(fn, (gt_img[a_g][~gt_hit], gt_lvl[a_g][~gt_hit]), 1)
+    np.add.at(fp, (dt_img[a_d][~det_used], dt_lvl[a_d][~det_used]), 1)
+
+    # padded positions of the matched detections of each (category, IoU threshold) curve
+    matched_acc = matched[acc]  # (N, T)
+    rows = [np.flatnonzero(matched_acc[bounds[k]:bounds[k + 1], t]) + bounds[k]
+            for k in range(_K) for t in range(_T)]
+    width = max((len(r) for r in rows), default=0)
+    tp_positions = np.zeros((_K * _T, width), dtype=np.int64)
+    tp_images = np.full((_K * _T, width), n_images, dtype=np.int64)
+    acc_image = (d_key // _K)[acc]
+    for i, r in enumerate(rows):
+        tp_positions[i, :len(r)] = r
+        tp_positions[i, len(r):] = r[-1] if len(r) else bounds[i // _T] - 1  # seen = 0
+        tp_images[i, :len(r)] = acc_image[r]
+
+    return DetectionMatches(
+        image_ids=tuple(image_ids),
+        det_image=acc_image,
+        det_matched=np.ascontiguousarray(matched_acc.T),
+        det_counted=counted[acc],
+        category_bounds=bounds,
+        tp_positions=tp_positions,
+        tp_images=tp_images,
+        gt_counts=gt_counts,
+        det_counts=np.bincount(dt_img, minlength=n_images).astype(np.int64),
+        authors_tp=tp,
+        authors_fp=fp,
+        authors_fn=fn,
+        num_ignored_detections=n_unknown,
+        warnings=tuple(warnings),
+    )
+
+
+def evaluate_detection(ground_truth: pd.DataFrame, detections: pd.DataFrame, image_ids) -> dict:
+    """COCO box AP (== pycocotools) and the authors' P/R/F1 in one call.
+
+    Returns ``{"mAP", "AP50", "AP75", "AR100", "per_class": {category: {...} | None},
+    "per_level": {level: {...} | None}, "per_side": {side: {...} | None},
+    "authors_protocol": {"precision", "recall", "f1", "per_level": {level: {"precision",
+    "recall", "f1", "tp", "fp", "fn"}}}, "num_detections", "num_ground_truth",
+    "num_ignored_detections", "warnings"}``.  None marks "no ground truth" (JSON null),
+    never 0 or -1.  See :func:`match_detections` for the inputs.
+    """
+    return match_detections(ground_truth, detections, image_ids).summary()
