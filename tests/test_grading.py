@@ -131,7 +131,7 @@ def test_grading_aurocs_match_sklearn_on_normalized_probabilities():
 
 # --- hand cases and anchors ---------------------------------------------------------------
 
-# The worked example of docs/metrics_grading.md.
+# The worked example of docs/metrics.md.
 DOC_MATRIX = np.array([[6, 2, 0, 0],
                        [1, 2, 1, 0],
                        [0, 1, 2, 1],

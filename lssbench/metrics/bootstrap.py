@@ -6,7 +6,7 @@ many times as the patient was drawn. A resample is represented by its integer
 multiplicity vector over units, which statistics take as weights -- so one set of
 resamples serves every statistic (paired across metrics) and nothing is copied.
 
-Conventions (see docs/metrics_grading.md):
+Conventions (see docs/metrics.md):
 
 * :func:`bootstrap_counts` uses ``np.random.default_rng(seed)``, draws an
   ``(n_resamples, n_units)`` matrix of unit indices with ``rng.integers`` and counts

@@ -1,6 +1,6 @@
 """Detection metrics: COCO box AP (a vectorized pycocotools) and the authors' P/R/F1.
 
-Conventions (see docs/metrics_detection.md for worked examples):
+Conventions (see docs/metrics.md for worked examples):
 
 * Boxes are PASCAL VOC corners ``xmin, ymin, xmax, ymax`` in float pixels; width is
   ``xmax - xmin`` with **no +1**, exactly as pycocotools computes IoU for ``bbox``.

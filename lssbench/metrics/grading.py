@@ -4,7 +4,7 @@ The unit is one foramen (patient, level, side) with a ground-truth grade in
 :data:`~lssbench.domain.GRADES` (0 normal, 1 mild, 2 moderate, 3 severe; one grade per
 foramen by the worst-grade rule, already applied in the ground truth).
 
-Conventions (see docs/metrics_grading.md):
+Conventions (see docs/metrics.md):
 
 * Every core function takes arrays and ``sample_weight=None`` (non-negative per-row
   weights; the bootstrap passes resample multiplicities). Everything is computed from

@@ -1,6 +1,6 @@
 """Segmentation metrics: Dice, HD, HD95, ASSD and NSD per case and class, and their summaries.
 
-Conventions (docs/metrics_segmentation.md has the full text and a worked example):
+Conventions (docs/metrics.md has the full text and a worked example):
 
 * Masks are 2-D arrays of class indices (``domain.SEGMENTATION_CLASSES``, 0-5), truth and
   prediction of one shape. ``spacing_mm = (row_mm, col_mm)``, DICOM PixelSpacing order;
