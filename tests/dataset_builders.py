@@ -28,8 +28,9 @@ def write_dicom(
     series_uid: str = "1.2.3.4",
     orientation=SAGITTAL,
     value: int | None = None,
+    preamble: bool = True,
 ) -> Path:
-    """One MR slice; pixels all ``value`` (default ``instance``)."""
+    """One MR slice; pixels all ``value`` (default ``instance``); ``preamble=False``: bare dataset."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = MRImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -51,18 +52,27 @@ def write_dicom(
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
     ds.PixelData = np.full((rows, columns), instance if value is None else value, np.uint16).tobytes()
     path.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(path, enforce_file_format=True)
+    if preamble:
+        ds.save_as(path, enforce_file_format=True)
+    else:
+        del ds.file_meta
+        pydicom.dcmwrite(path, ds, implicit_vr=True, little_endian=True)
     return path
 
 
-def write_series(folder: Path, n: int = 3, *, suffix: str = ".dcm", x0: float = -10.0, dx: float = 10.0, **kw) -> list[Path]:
+def write_series(
+    folder: Path, n: int = 3, *, suffix: str = ".dcm", x0: float = -10.0, dx: float = 10.0, **kw
+) -> list[Path]:
     """``n`` slices IM000001.. in ``folder``, written in reverse to test sorting by InstanceNumber."""
     return [
-        write_dicom(folder / f"IM{i:06d}{suffix}", instance=i, x=x0 + (i - 1) * dx, **kw) for i in range(n, 0, -1)
+        write_dicom(folder / f"IM{i:06d}{suffix}", instance=i, x=x0 + (i - 1) * dx, **kw)
+        for i in range(n, 0, -1)
     ]
 
 
-def write_png(path: Path, width: int = 64, height: int = 64, *, array=None, image: Image.Image | None = None) -> Path:
+def write_png(
+    path: Path, width: int = 64, height: int = 64, *, array=None, image: Image.Image | None = None
+) -> Path:
     """A PNG of ``image``, else of ``array``, else a width x height 8-bit gradient."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if image is None:
@@ -74,9 +84,16 @@ def write_png(path: Path, width: int = 64, height: int = 64, *, array=None, imag
 
 
 def voc_object(name="RFS2", level="L3-L4", box=(10, 12, 30, 40)) -> str:
-    parts = [f"<name>{name}</name>" if name is not None else "", f"<level>{level}</level>" if level is not None else ""]
+    parts = [
+        f"<name>{name}</name>" if name is not None else "",
+        f"<level>{level}</level>" if level is not None else "",
+    ]
     if box is not None:
-        parts.append("<bndbox>" + "".join(f"<{t}>{v}</{t}>" for t, v in zip(("xmin", "ymin", "xmax", "ymax"), box)) + "</bndbox>")
+        parts.append(
+            "<bndbox>"
+            + "".join(f"<{t}>{v}</{t}>" for t, v in zip(("xmin", "ymin", "xmax", "ymax"), box))
+            + "</bndbox>"
+        )
     return "<object>" + "".join(parts) + "</object>"
 
 
@@ -84,7 +101,9 @@ def voc_xml(*objects: str, folder="Sagittal", filename="IM000002.png", path=None
     head = f"<folder>{folder}</folder>" if folder is not None else ""
     head += f"<filename>{filename}</filename>" if filename is not None else ""
     head += f"<path>{path}</path>" if path is not None else ""
-    size_xml = f"<size><width>{size[0]}</width><height>{size[1]}</height><depth>1</depth></size>" if size else ""
+    size_xml = (
+        f"<size><width>{size[0]}</width><height>{size[1]}</height><depth>1</depth></size>" if size else ""
+    )
     return f"<annotation>{head}{size_xml}{''.join(objects)}</annotation>"
 
 
@@ -108,7 +127,9 @@ def sample_indices(width: int = 64, height: int = 64) -> np.ndarray:
     return mask
 
 
-def build_dataset(root: Path, patients=("PATIENT10001", "PATIENT10002"), *, size=(64, 64), masks=True) -> Path:
+def build_dataset(
+    root: Path, patients=("PATIENT10001", "PATIENT10002"), *, size=(64, 64), masks=True
+) -> Path:
     """A small valid dataset: 3-slice series, one annotated slice each, optional segmentation."""
     width, height = size
     for pid in patients:
@@ -118,5 +139,8 @@ def build_dataset(root: Path, patients=("PATIENT10001", "PATIENT10002"), *, size
         write_text(root / "Foramina_Detection/Annotations" / f"{pid}_IM000002.xml", xml)
         if masks:
             write_png(root / "Segmentation/Middle_Slice" / f"{pid}_IM000002.png", width, height)
-            write_png(root / "Segmentation/Masks" / f"{pid}_IM000002.png", array=colour_mask(sample_indices(width, height)))
+            write_png(
+                root / "Segmentation/Masks" / f"{pid}_IM000002.png",
+                array=colour_mask(sample_indices(width, height)),
+            )
     return root

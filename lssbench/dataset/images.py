@@ -29,9 +29,16 @@ def read_png(path: str | Path) -> np.ndarray:
             array = np.asarray(image.convert("RGB") if image.mode == "P" else image)
     except (OSError, Image.DecompressionBombError) as exc:
         raise _error(path, f"cannot read image: {exc}") from exc
+    if array.ndim == 3 and array.shape[2] in (2, 4):
+        array = array[..., :-1]  # drop alpha
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
     if array.ndim == 3:
-        channels = array[..., :3]
-        if not (np.array_equal(channels[..., 0], channels[..., 1]) and np.array_equal(channels[..., 0], channels[..., 2])):
+        channels = array
+        if not (
+            np.array_equal(channels[..., 0], channels[..., 1])
+            and np.array_equal(channels[..., 0], channels[..., 2])
+        ):
             raise _error(path, "colour image; expected a grayscale slice")
         array = channels[..., 0]
     return array.astype(np.float32)
@@ -56,5 +63,8 @@ def read_series_pixels(series: Series) -> np.ndarray:
     slices = [read_dicom_slice(path) for path in series.files]
     for path, pixels in zip(series.files, slices):
         if pixels.shape != (series.rows, series.columns):
-            raise _error(path, f"slice is {pixels.shape[1]}x{pixels.shape[0]}; series is {series.columns}x{series.rows}")
+            raise _error(
+                path,
+                f"slice is {pixels.shape[1]}x{pixels.shape[0]}; series is {series.columns}x{series.rows}",
+            )
     return np.stack(slices) if slices else np.zeros((0, series.rows, series.columns), np.float32)

@@ -80,10 +80,13 @@ def _fail(source: str, problems: list[Problem]) -> DataError:
 def _decode_indices(values: np.ndarray, source: str) -> np.ndarray:
     """2-D integer class indices, 0-5 or 1-6 (see module docstring)."""
     present = set(int(v) for v in np.unique(values))
-    shift = 1 if present and 0 not in present and present <= set(range(1, NUM_SEGMENTATION_CLASSES + 1)) else 0
+    shift = (
+        1 if present and 0 not in present and present <= set(range(1, NUM_SEGMENTATION_CLASSES + 1)) else 0
+    )
     allowed = set(range(shift, NUM_SEGMENTATION_CLASSES + shift))
     bad = sorted(present - allowed)
     if bad:
+
         def describe(value, x, y, count):
             return (
                 f"value {value} at x={x}, y={y} ({count} pixels) is not a class index; "
@@ -100,6 +103,7 @@ def _decode_colours(rgb: np.ndarray, source: str) -> np.ndarray:
     present, inverse = np.unique(packed, return_inverse=True)
     bad = [int(p) for p in present if int(p) not in _CLASS_BY_PACKED]
     if bad:
+
         def describe(value, x, y, count):
             colour = (value >> 16, (value >> 8) & 255, value & 255)
             return f"colour {colour} at x={x}, y={y} ({count} pixels) is not a class colour; {EXPECTED_COLOURS_TEXT}"
@@ -120,7 +124,9 @@ def decode_mask(array: np.ndarray, source: str) -> np.ndarray:
         if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
             return decode_mask(rgb[..., 0], source)
         if rgb.dtype != np.uint8:
-            raise _fail(source, [Problem(source, "", f"colour mask has dtype {rgb.dtype}; expected 8-bit RGB")])
+            raise _fail(
+                source, [Problem(source, "", f"colour mask has dtype {rgb.dtype}; expected 8-bit RGB")]
+            )
         return _decode_colours(rgb, source)
     if array.ndim == 2 and (np.issubdtype(array.dtype, np.integer) or array.dtype == bool):
         return _decode_indices(array.astype(np.int64), source)
@@ -145,7 +151,16 @@ def _image_array(image: Image.Image, source: str) -> np.ndarray:
         return np.asarray(image)
     if image.mode == "LA":
         return np.asarray(image)[..., 0]
-    raise _fail(source, [Problem(source, "", f"image mode {image.mode!r} is not a mask format; expected L, I;16, P, RGB or RGBA")])
+    raise _fail(
+        source,
+        [
+            Problem(
+                source,
+                "",
+                f"image mode {image.mode!r} is not a mask format; expected L, I;16, P, RGB or RGBA",
+            )
+        ],
+    )
 
 
 def read_mask(path: str | Path, source: str | None = None) -> np.ndarray:

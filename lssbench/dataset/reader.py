@@ -31,6 +31,7 @@ Conventions and decisions:
   (the numbering is undocumented); :func:`lssbench.dataset.summary.summarize_dataset`
   counts the ones that do not.
 * Masks are not decoded unless ``check_masks=True`` (read speed); sizes always are checked.
+  DICOM headers of 64 or more patient folders are read in worker processes (up to 16).
 """
 
 from __future__ import annotations
@@ -72,9 +73,7 @@ MASKS_DIR = "Segmentation/Masks"
 REQUIRED_DIRS = (DICOM_DIR, IMAGES_DIR, ANNOTATIONS_DIR)
 SEGMENTATION_DIRS = (MIDDLE_SLICE_DIR, MASKS_DIR)
 _PARALLEL_MIN_FOLDERS = 64  # below this, starting worker processes costs more than it saves
-LAYOUT_TEXT = (
-    f"expected {', '.join(REQUIRED_DIRS)} and, if {SEGMENTATION_DIR} exists, {' and '.join(SEGMENTATION_DIRS)}"
-)
+LAYOUT_TEXT = f"expected {', '.join(REQUIRED_DIRS)} and, if {SEGMENTATION_DIR} exists, {' and '.join(SEGMENTATION_DIRS)}"
 
 _PATIENT_SEARCH = re.compile(rf"(?<![0-9A-Za-z])(?:{PATIENT_ID_PATTERN.pattern})(?!\d)")
 _SLICE_SEARCH = re.compile(rf"(?<![0-9A-Za-z])(?:{SLICE_NAME_PATTERN.pattern})(?!\d)")
@@ -126,7 +125,9 @@ def _ids_from_path(path: Path, base: Path) -> tuple[str | None, str | None]:
 def _files(folder: Path, suffix: str) -> list[Path]:
     """Files under ``folder`` (any depth) ending in ``suffix`` (any case), hidden ones skipped, sorted."""
     return sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == suffix and not p.name.startswith(".")
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() == suffix and not p.name.startswith(".")
     )
 
 
@@ -166,7 +167,11 @@ def _annotation_ids(ctx: _Context, path: Path, base: Path, root: Element) -> tup
     patient = _search(_PATIENT_SEARCH, [*names, *fields])
     slice_name = _search(_SLICE_SEARCH, [path.stem, *fields[1:]])
     if patient is None:
-        ctx.add(path, "", f"no patient ID in the file name, its folders or <folder>/<filename>/<path>; expected {PATIENT_ID_TEXT}")
+        ctx.add(
+            path,
+            "",
+            f"no patient ID in the file name, its folders or <folder>/<filename>/<path>; expected {PATIENT_ID_TEXT}",
+        )
     if slice_name is None:
         ctx.add(path, "", f"no slice name in the file name or <filename>/<path>; expected {SLICE_NAME_TEXT}")
     return patient, slice_name
@@ -215,10 +220,18 @@ def _bndbox(ctx: _Context, path: Path, where: str, obj: Element, size) -> tuple[
         return None
     xmin, ymin, xmax, ymax = values
     if xmin >= xmax or ymin >= ymax:
-        ctx.add(path, where, f"<bndbox> ({', '.join(map(_number, values))}) is empty; expected xmin < xmax and ymin < ymax")
+        ctx.add(
+            path,
+            where,
+            f"<bndbox> ({', '.join(map(_number, values))}) is empty; expected xmin < xmax and ymin < ymax",
+        )
         return None
     if size and (xmin < 0 or ymin < 0 or xmax > size[0] or ymax > size[1]):
-        ctx.add(path, where, f"<bndbox> ({', '.join(map(_number, values))}) lies outside the {size[0]}x{size[1]} image")
+        ctx.add(
+            path,
+            where,
+            f"<bndbox> ({', '.join(map(_number, values))}) lies outside the {size[0]}x{size[1]} image",
+        )
         return None
     return xmin, ymin, xmax, ymax
 
@@ -287,12 +300,20 @@ class _ImageIndex:
 def _attach_image(ctx: _Context, item: AnnotatedSlice, stem: str, images: _ImageIndex) -> None:
     path = images.find(stem, item.image_id)
     if path is None:
-        ctx.add(item.annotation_path, "", f"no image {item.image_id} in {ctx.rel(images.folder)} (looked for {stem}.png)")
+        ctx.add(
+            item.annotation_path,
+            "",
+            f"no image {item.image_id} in {ctx.rel(images.folder)} (looked for {stem}.png)",
+        )
         return
     item.image_path = path
     size = _png_size(ctx, path)
     if size is not None and size != (item.width, item.height):
-        ctx.add(item.annotation_path, "size", f"<size> is {item.width}x{item.height} but {ctx.rel(path)} is {size[0]}x{size[1]}")
+        ctx.add(
+            item.annotation_path,
+            "size",
+            f"<size> is {item.width}x{item.height} but {ctx.rel(path)} is {size[0]}x{size[1]}",
+        )
 
 
 def _read_detection(ctx: _Context, annotations_dir: Path, images_dir: Path) -> list[AnnotatedSlice]:
@@ -302,7 +323,11 @@ def _read_detection(ctx: _Context, annotations_dir: Path, images_dir: Path) -> l
         stem = path.relative_to(annotations_dir).with_suffix("").as_posix()
         item = _read_annotation(ctx, path, annotations_dir)
         if item is not None and item.image_id in slices:
-            ctx.add(path, "", f"duplicate image ID {item.image_id}; also {ctx.rel(slices[item.image_id].annotation_path)}")
+            ctx.add(
+                path,
+                "",
+                f"duplicate image ID {item.image_id}; also {ctx.rel(slices[item.image_id].annotation_path)}",
+            )
             item = None
         if item is None:
             images.find(stem, "")  # its image has an annotation, a broken one: no second problem
@@ -370,6 +395,8 @@ def _dcmread(path: Path) -> pydicom.Dataset | None:
 def _read_header(path: Path) -> _Header | None:
     """The header of a DICOM image file, or None for anything else (DICOMDIR, README...)."""
     ds = _dcmread(path)
+    if ds is None:
+        return None
     try:
         rows, columns = int(ds.Rows), int(ds.Columns)
     except (AttributeError, TypeError, ValueError):
@@ -422,7 +449,11 @@ def _folder_patient(ctx: _Context, folder: Path, headers: list[_Header]) -> str 
     found = [t for t in tags if PATIENT_ID_PATTERN.fullmatch(t)]
     if len(found) == 1:
         return found[0]
-    ctx.add(folder, "", f"neither the folder name nor the PatientID tags ({', '.join(tags)}) is one patient ID; expected {PATIENT_ID_TEXT}")
+    ctx.add(
+        folder,
+        "",
+        f"neither the folder name nor the PatientID tags ({', '.join(tags)}) is one patient ID; expected {PATIENT_ID_TEXT}",
+    )
     return None
 
 
@@ -432,7 +463,11 @@ def _consensus(ctx: _Context, folder: Path, what: str, values: dict[Path, object
     common = counts.most_common(1)[0][0]
     if len(counts) > 1:
         odd = sorted(p.name for p, v in values.items() if v != common)
-        ctx.add(folder, "", f"{what} differs within the series: {common} in most files, other values in {', '.join(odd)}")
+        ctx.add(
+            folder,
+            "",
+            f"{what} differs within the series: {common} in most files, other values in {', '.join(odd)}",
+        )
     return common
 
 
@@ -457,7 +492,9 @@ def _build_series(ctx: _Context, folder: Path, patient: str, headers: list[_Head
         slice_names=[h.path.stem if h.path.suffix.lower() == ".dcm" else h.path.name for h in ordered],
         rows=size[0],
         columns=size[1],
-        pixel_spacing_mm=_consensus(ctx, folder, "PixelSpacing", spacings) if spacings else (math.nan, math.nan),
+        pixel_spacing_mm=(
+            _consensus(ctx, folder, "PixelSpacing", spacings) if spacings else (math.nan, math.nan)
+        ),
         slice_thickness_mm=thickness[0][0] if thickness else None,
         x_positions_mm=[h.x for h in ordered],
     )
@@ -519,12 +556,18 @@ def _index_by_patient(ctx: _Context, folder: Path) -> dict[str, Path]:
     return found
 
 
-def _segmentation_case(ctx: _Context, patient: str, image: Path, mask: Path, check_masks: bool) -> SegmentationCase | None:
+def _segmentation_case(
+    ctx: _Context, patient: str, image: Path, mask: Path, check_masks: bool
+) -> SegmentationCase | None:
     image_size, mask_size = _png_size(ctx, image), _png_size(ctx, mask)
     if image_size is None or mask_size is None:
         return None
     if image_size != mask_size:
-        ctx.add(mask, "", f"mask is {mask_size[0]}x{mask_size[1]} but {ctx.rel(image)} is {image_size[0]}x{image_size[1]}")
+        ctx.add(
+            mask,
+            "",
+            f"mask is {mask_size[0]}x{mask_size[1]} but {ctx.rel(image)} is {image_size[0]}x{image_size[1]}",
+        )
     if check_masks:
         try:
             read_mask(mask, ctx.rel(mask))
@@ -534,7 +577,9 @@ def _segmentation_case(ctx: _Context, patient: str, image: Path, mask: Path, che
     return SegmentationCase(patient, image, mask, image_size[0], image_size[1], slice_name=slice_name)
 
 
-def _read_segmentation(ctx: _Context, middle_dir: Path, masks_dir: Path, check_masks: bool) -> dict[str, SegmentationCase]:
+def _read_segmentation(
+    ctx: _Context, middle_dir: Path, masks_dir: Path, check_masks: bool
+) -> dict[str, SegmentationCase]:
     images, masks = _index_by_patient(ctx, middle_dir), _index_by_patient(ctx, masks_dir)
     for patient in sorted(set(images) - set(masks)):
         ctx.add(images[patient], "", f"no mask for {patient} in {MASKS_DIR}")
@@ -565,7 +610,11 @@ def _missing_dirs(ctx: _Context) -> set[str]:
 def _check_series_present(ctx: _Context, dataset: Dataset) -> None:
     needing = {s.patient_id for s in dataset.slices} | set(dataset.segmentation)
     for patient in sorted(needing - set(dataset.series)):
-        ctx.add(DICOM_DIR, patient, "no DICOM series for this patient, who has annotations or a mask; its pixel spacing is unknown")
+        ctx.add(
+            DICOM_DIR,
+            patient,
+            "no DICOM series for this patient, who has annotations or a mask; its pixel spacing is unknown",
+        )
 
 
 def read_dataset(root: str | Path, *, strict: bool = True, check_masks: bool = False) -> Dataset:
@@ -587,11 +636,16 @@ def read_dataset(root: str | Path, *, strict: bool = True, check_masks: bool = F
         if not {IMAGES_DIR, ANNOTATIONS_DIR} & missing:
             dataset.slices = _read_detection(ctx, root / ANNOTATIONS_DIR, root / IMAGES_DIR)
         if (root / SEGMENTATION_DIR).is_dir() and not set(SEGMENTATION_DIRS) & missing:
-            dataset.segmentation = _read_segmentation(ctx, root / MIDDLE_SLICE_DIR, root / MASKS_DIR, check_masks)
+            dataset.segmentation = _read_segmentation(
+                ctx, root / MIDDLE_SLICE_DIR, root / MASKS_DIR, check_masks
+            )
         if DICOM_DIR not in missing:
             _check_series_present(ctx, dataset)
-    dataset.patients = sorted(set(dataset.series) | {s.patient_id for s in dataset.slices} | set(dataset.segmentation))
+    dataset.patients = sorted(
+        set(dataset.series) | {s.patient_id for s in dataset.slices} | set(dataset.segmentation)
+    )
     dataset.problems = ctx.problems
     if strict and ctx.problems:
-        raise DataError(f"{root}: {len(ctx.problems)} problems", ctx.problems)
+        count = len(ctx.problems)
+        raise DataError(f"{root}: {count} problem{'' if count == 1 else 's'}", ctx.problems)
     return dataset
