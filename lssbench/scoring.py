@@ -19,7 +19,7 @@ from lssbench.metrics.bootstrap import bootstrap_cis
 from lssbench.metrics.detection import match_detections
 from lssbench.metrics.grading import align_grades, evaluate_grading, weighted_kappa
 from lssbench.metrics.segmentation import case_metrics, headline_arrays, headline_from_weights, summarize_cases
-from lssbench.problems import UsageError
+from lssbench.problems import DataError, UsageError
 
 RESULTS_SCHEMA_VERSION = 1
 DEFAULT_RESAMPLES = 1000
@@ -130,6 +130,10 @@ class Evaluator:
 
     def _score_segmentation(self, submission):
         gt = self.ground_truth
+        missing = [pid for pid, case in gt.cases.items() if not case.get("spacing_mm")]
+        if missing:
+            raise DataError(f"the ground truth has no pixel spacing for {len(missing)} segmentation cases "
+                            f"(e.g. {sorted(missing)[0]}): distances in mm cannot be computed")
         per_case = {
             pid: case_metrics(gt.mask(pid), submission.masks[pid], tuple(gt.cases[pid]["spacing_mm"]))
             for pid in sorted(gt.cases)

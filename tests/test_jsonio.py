@@ -44,3 +44,12 @@ def test_sha256_file_matches_bytes(tmp_path):
     (tmp_path / "f").write_bytes(b"abc")
     assert jsonio.sha256_file(tmp_path / "f") == jsonio.sha256_bytes(b"abc") == (
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+
+
+def test_atomic_write_gives_ordinary_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = jsonio.write_json_atomic(tmp_path / "r.json", {"x": 1})
+    finally:
+        os.umask(old)
+    assert oct(path.stat().st_mode & 0o777) == "0o644"
