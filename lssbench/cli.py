@@ -100,11 +100,11 @@ def synth(out, patients, seed):
               help="Also write the counts and problems as JSON.")
 @handle_errors
 def check_data(data, json_out):
-    """Read dataset folder DATA, print its counts and every problem found."""
+    """Read dataset folder DATA (decoding every mask), print its counts and every problem found."""
     from lssbench.dataset import read_dataset, summarize_dataset
     from lssbench.jsonio import dumps, write_json_atomic
 
-    dataset = read_dataset(data, strict=False)
+    dataset = read_dataset(data, strict=False, check_masks=True)
     summary = summarize_dataset(dataset)
     click.echo(dumps(summary), nl=False)
     if json_out:
