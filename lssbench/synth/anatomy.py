@@ -85,20 +85,20 @@ class Segments:
 
 
 def segments(anat: AnatomyPlan) -> Segments:
-    names, kinds, heights, fronts, backs, values = [], [], [], [], [], []
+    """Bodies T11-L5 with the disc below each, then the sacrum; s = 0 at the top of L1."""
+    rows = []  # (name, kind, height, front, back, value)
+    last = len(BODIES) - 1
     for k, body in enumerate(BODIES):
-        names.append(body), kinds.append(BODY), heights.append(anat.body_heights[k])
-        fronts.append(-anat.body_depths[k]), backs.append(0.0), values.append(anat.body_values[k])
-        disc = DISCS[k]
-        names.append(disc), kinds.append(DISC), heights.append(anat.disc_heights[k])
-        fronts.append(-max(anat.body_depths[k], anat.body_depths[min(k + 1, len(BODIES) - 1)]) - 1.0)
-        backs.append(anat.disc_bulges[k]), values.append(anat.disc_values[k])
-    names.append("S1"), kinds.append(SACRUM), heights.append(anat.sacrum_length)
-    fronts.append(-anat.body_depths[-1]), backs.append(0.0), values.append(anat.body_values[-1])
-    above = sum(heights[: 2 * BODIES.index("L1")])
-    bounds = np.concatenate([[0.0], np.cumsum(heights)]) - above
+        rows.append((body, BODY, anat.body_heights[k], -anat.body_depths[k], 0.0, anat.body_values[k]))
+        front = -max(anat.body_depths[k], anat.body_depths[min(k + 1, last)]) - 1.0
+        rows.append((DISCS[k], DISC, anat.disc_heights[k], front, anat.disc_bulges[k], anat.disc_values[k]))
+    rows.append(("S1", SACRUM, anat.sacrum_length, -anat.body_depths[-1], 0.0, anat.body_values[-1]))
+    names, kinds, heights, fronts, backs, values = zip(*rows)
+    bounds = np.concatenate([[0.0], np.cumsum(heights)]) - sum(heights[: 2 * BODIES.index("L1")])
     f32 = np.float32
-    return Segments(bounds.astype(f32), np.array(kinds), np.array(fronts, f32), np.array(backs, f32), np.array(values, f32), tuple(names))
+    return Segments(
+        bounds.astype(f32), np.array(kinds), np.array(fronts, f32), np.array(backs, f32), np.array(values, f32), names
+    )
 
 
 def _soft(distance_mm: np.ndarray, spacing: float) -> np.ndarray:

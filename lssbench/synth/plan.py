@@ -229,6 +229,8 @@ def _grades(rng: np.random.Generator, n: int) -> np.ndarray:
 
 #: Fraction of the foramen filled with bright fat, per grade (before per-slice jitter).
 FAT_RADIUS: tuple[float, ...] = (1.0, 0.76, 0.54, 0.34)
+#: Per-slice sd of the fat fraction: neighbouring grades overlap, distant ones hardly.
+FAT_JITTER = 0.08
 
 
 def _boxed_slices(rng: np.random.Generator, z: np.ndarray, z_f: float, grade: int) -> tuple:
@@ -268,7 +270,7 @@ def plan_foramina(rng: np.random.Generator, series: SeriesPlan) -> tuple[Foramen
         boxed = rng.random() < BOX_PROBABILITY[level]
         boxes = _boxed_slices(rng, z, z_f, grade) if boxed else ()
         slice_grade = dict(boxes)
-        jitter = rng.normal(0.0, 0.07, len(z))
+        jitter = rng.normal(0.0, FAT_JITTER, len(z))
         radius = [FAT_RADIUS[slice_grade.get(i, grade)] + jitter[i] for i in range(len(z))]
         small = 0.85 if level == LEVELS[-1] else 1.0
         foramina.append(
