@@ -294,13 +294,14 @@ def make_loader(dataset: TorchDataset, batch_size: int, train: bool, config: Con
     """A DataLoader that keeps a GPU fed: workers, pinned memory, persistent workers, prefetching."""
     workers = min(config.num_workers, os.cpu_count() or 1)
     sampler = DistributedSampler(dataset, shuffle=train, seed=seed) if distributed else None
+    per_replica = len(sampler) if sampler is not None else len(dataset)
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(
         dataset,
         batch_size=batch_size,
         shuffle=train and sampler is None,
         sampler=sampler,
-        drop_last=train and len(dataset) > batch_size,
+        drop_last=train and per_replica > batch_size,  # no ragged last batch, but never an empty loader
         num_workers=workers,
         pin_memory=device.type == "cuda",
         persistent_workers=workers > 0,

@@ -12,7 +12,11 @@ from lssbench.domain import CATEGORIES, GRADES, NUM_SEGMENTATION_CLASSES
 
 
 def conv_block(in_ch: int, out_ch: int) -> nn.Sequential:
-    """Two 3x3 convolutions, each with batch norm and ReLU."""
+    """Two 3x3 convolutions, each with batch norm and ReLU.
+
+    Batch norm, not group/instance norm: a per-sample norm would subtract the constant
+    lateral-position channel of the detector input, i.e. erase left versus right.
+    """
     return nn.Sequential(
         nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False),
         nn.BatchNorm2d(out_ch),

@@ -73,7 +73,7 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 def wrap(model: torch.nn.Module, device: torch.device, compile_model: bool) -> torch.nn.Module:
     """Move to the device (channels_last on GPU), DDP when distributed, optionally compile."""
     dist = current()
-    if dist.enabled:
+    if dist.enabled and device.type == "cuda":  # SyncBatchNorm runs on GPUs only
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(device)
     if device.type == "cuda":
