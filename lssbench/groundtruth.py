@@ -27,6 +27,7 @@ from lssbench.dataset.records import AnnotatedSlice, Dataset, SegmentationCase
 from lssbench.domain import (CATEGORIES, GRADE_COLUMNS, GRADE_NAMES, GRADE_RULE, GRADE_RULE_TEXT,
                              GRADES_FILE, LEVELS, NUM_SEGMENTATION_CLASSES, SEGMENTATION_DIR, SIDES,
                              category_id, foramen_grade, split_category, split_image_id)
+from lssbench.formats import grades_csv, mask_png
 from lssbench.jsonio import dumps, fingerprint, sha256_bytes, write_bytes_atomic, write_text_atomic
 from lssbench.problems import DataError, Problem, UsageError
 from lssbench.splits import resolve_split_definition, split_patients
@@ -186,13 +187,6 @@ def coco_detection(slices: list[AnnotatedSlice], split: str, definition_name: st
             "annotations": annotations, "categories": categories}
 
 
-def grades_csv(grades: pd.DataFrame) -> str:
-    """``grades.csv`` text: header and one ``\\n``-terminated row per foramen."""
-    lines = [",".join(GRADE_COLUMNS)]
-    lines += [f"{p},{lv},{sd},{int(g)}" for p, lv, sd, g in grades[list(GRADE_COLUMNS)].itertuples(index=False)]
-    return "\n".join(lines) + "\n"
-
-
 def _mask_png(case: SegmentationCase) -> bytes:
     from lssbench.dataset.masks import read_mask
 
@@ -200,9 +194,7 @@ def _mask_png(case: SegmentationCase) -> bytes:
     if mask.shape != (case.height, case.width):
         raise DataError("segmentation mask does not match its slice", [Problem(
             str(case.mask_path), "", f"mask is {mask.shape[1]}x{mask.shape[0]}, slice is {case.width}x{case.height}")])
-    buffer = io.BytesIO()
-    Image.fromarray(mask).save(buffer, format="PNG")
-    return buffer.getvalue()
+    return mask_png(mask)
 
 
 def _write_bundle(folder: Path, dataset: Dataset, slices, cases, split: str, definition_name: str) -> None:
