@@ -28,7 +28,7 @@ class Config:
     det_widths: tuple[int, ...] = (32, 64, 128, 192, 256)
     det_stride: int = 4  # output stride of the CenterNet heads
     seg_widths: tuple[int, ...] = (32, 64, 128, 192, 256)
-    epochs: int = 60
+    epochs: int = 120
     batch_size: int = 16  # detection batch
     seg_batch_size: int = 8
     seg_repeat: int = 3  # the segmentation set (one image per patient) is seen this often per epoch
@@ -43,7 +43,7 @@ class Config:
     score_threshold: float = 0.01
     num_workers: int = 8
     log_every: int = 20  # steps between progress lines
-    val_every: int = 5  # epochs between validations (the last epoch is always validated)
+    val_every: int = 10  # epochs between validations (the last epoch is always validated)
     max_steps_per_epoch: int = 0  # 0: no cap
     seed: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)

@@ -14,14 +14,13 @@ import os
 import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset as TorchDataset, DistributedSampler
 
-from lssbench.dataset import records
+from lssbench.dataset import read_mask, read_png, read_series_pixels, records
 from lssbench.domain import CATEGORIES, category_name
 from lssbench.splits import fold_patients, resolve_split_definition, split_patients
 
@@ -131,8 +130,6 @@ class SeriesCache:
         return self._volumes[patient_id]
 
     def _read(self, patient_id: str) -> np.ndarray | None:
-        from lssbench.dataset import read_series_pixels
-
         series = self.dataset.series.get(patient_id)
         if series is None or not series.files:
             return None
@@ -159,8 +156,6 @@ def slice_stack(item: records.AnnotatedSlice, series: records.Series | None, vol
 
 def _detection_item(item: records.AnnotatedSlice, dataset: records.Dataset, cache: SeriesCache,
                     config: Config) -> DetectionItem:
-    from lssbench.dataset import read_png
-
     centre = percentile_scale(read_png(item.image_path))
     if centre.shape != (item.height, item.width):
         raise ValueError(f"{item.image_path}: image is {centre.shape[::-1]}, annotation says "
@@ -181,8 +176,6 @@ def _detection_item(item: records.AnnotatedSlice, dataset: records.Dataset, cach
 
 def _segmentation_item(case: records.SegmentationCase, dataset: records.Dataset, config: Config,
                        with_masks: bool) -> SegmentationItem:
-    from lssbench.dataset import read_mask, read_png
-
     image = percentile_scale(read_png(case.image_path))
     mask = None
     if with_masks:

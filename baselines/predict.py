@@ -11,7 +11,10 @@ import torch
 import torch.nn.functional as F
 
 import lssbench
+from lssbench.dataset import read_dataset
 from lssbench.domain import DETECTION_COLUMNS
+from lssbench.splits import split_patients
+from lssbench.submission import write_submission
 
 from baselines.config import Config, config_from_dict
 from baselines.data import (DetectionItem, SegmentationItem, detection_input, load_detection_items,
@@ -99,9 +102,6 @@ def predict(data: str | Path, split: str, run: str | Path, out: str | Path, devi
 
     The split definition is the run's own unless ``definition`` names another.
     """
-    from lssbench.dataset import read_dataset
-    from lssbench.splits import split_patients
-
     dev = pick_device(device)
     detector, segmenter, config, checkpoint = load_run(run, dev)
     dataset = read_dataset(data)
@@ -135,7 +135,5 @@ def predict(data: str | Path, split: str, run: str | Path, out: str | Path, devi
 
 def write_submission_tables(out: str | Path, tables: dict, meta: dict) -> Path:
     """Write ``predict_items`` tables through lssbench's ``write_submission``."""
-    from lssbench.submission import write_submission
-
     detections = tables["detections"][list(DETECTION_COLUMNS)]
     return write_submission(out, detections=detections, grades=tables["grades"], masks=tables["masks"], meta=meta)

@@ -11,7 +11,11 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 import lssbench
+from lssbench.dataset import read_dataset, read_mask
 from lssbench.domain import foramen_grade
+from lssbench.metrics.detection import evaluate_detection
+from lssbench.metrics.grading import evaluate_grading
+from lssbench.metrics.segmentation import case_metrics, summarize_cases
 from lssbench.jsonio import write_json_atomic
 
 from baselines import data as D
@@ -29,8 +33,6 @@ HISTORY = "history.json"
 
 def truth_tables(dataset, patients: list[str]) -> dict:
     """Boxes table, per-foramen grades (worst-grade rule), image IDs and full-size masks of ``patients``."""
-    from lssbench.dataset import read_mask
-
     wanted = set(patients)
     slices = [s for s in dataset.slices if s.patient_id in wanted]
     boxes = pd.DataFrame(
@@ -46,10 +48,6 @@ def truth_tables(dataset, patients: list[str]) -> dict:
 
 def validation_metrics(tables: dict, truth: dict, spacing: dict[str, tuple[float, float]]) -> dict:
     """AP50 (and mAP), QWK and mean Dice of predicted tables, computed by lssbench.metrics."""
-    from lssbench.metrics.detection import evaluate_detection
-    from lssbench.metrics.grading import evaluate_grading
-    from lssbench.metrics.segmentation import case_metrics, summarize_cases
-
     out: dict = {}
     if truth["image_ids"]:
         det = evaluate_detection(truth["boxes"], tables["detections"], truth["image_ids"])
@@ -161,8 +159,6 @@ def _fmt(metrics: dict) -> str:
 def train(data: str | Path, out: str | Path, config: Config, fold: int | None = None, device: str = "auto",
           compile_model: bool = False, definition: str | None = None) -> list[dict]:
     """Train both models on the train patients and validate each epoch; returns the history."""
-    from lssbench.dataset import read_dataset
-
     dist = setup_distributed(device)
     dev = pick_device(device)
     D.seed_everything(config.seed + dist.rank)

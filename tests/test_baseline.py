@@ -192,3 +192,17 @@ def test_tiny_run_end_to_end(tmp_path):
 
     assert headline(ours, "segmentation", "mean_dice") > headline(empty, "segmentation", "mean_dice")
     assert headline(ours, "detection", "AP50") >= headline(empty, "detection", "AP50")
+
+
+def test_split_definition_val_split_or_cv_fold():
+    from baselines.data import split_definition
+    from lssbench.splits import assign_fold, assign_split
+
+    patients = [f"PATIENT{100000 + i}" for i in range(60)]
+    default = split_definition(patients)
+    assert all(assign_split(p) == "train" for p in default["train"])
+    assert all(assign_split(p) == "val" for p in default["val"]) and default["val"]
+    fold = split_definition(patients, fold=2)
+    assert fold["val"] and all(assign_split(p) == "train" and assign_fold(p) == 2 for p in fold["val"])
+    assert not set(fold["train"]) & set(fold["val"])
+    assert sorted(fold["train"] + fold["val"]) == default["train"]
