@@ -396,3 +396,28 @@ def test_weighted_median_equals_median_of_repeated_values():
         if weights.sum() == 0:
             weights[0] = 1
         assert _weighted_median(values, weights) == np.median(np.repeat(values, weights))
+
+
+def test_nearest_surface_distances_equal_scipy_edt_elementwise():
+    """The k-d tree path gives exactly what distance_transform_edt gives, pixel by pixel."""
+    from scipy.ndimage import binary_dilation, distance_transform_edt
+
+    from lssbench.metrics.surface import _distances_to, border
+
+    rng = np.random.default_rng(2024)
+    checked = 0
+    for case in range(150):
+        height, width = (int(v) for v in rng.integers(16, 90, 2))
+        spacing = np.array([1.0, 1.0]) if case % 4 == 0 else rng.uniform(0.3, 1.3, 2)
+        target = binary_dilation(rng.random((height, width)) < rng.uniform(0.005, 0.2),
+                                 iterations=int(rng.integers(0, 3)))
+        query = binary_dilation(rng.random((height, width)) < rng.uniform(0.005, 0.2),
+                                iterations=int(rng.integers(0, 3)))
+        if not target.any() or not query.any():
+            continue
+        target_border, query_border = border(target), border(query)
+        rows, cols = np.nonzero(query_border)
+        expected = distance_transform_edt(~target_border, sampling=spacing)[rows, cols]
+        assert np.array_equal(_distances_to(target_border, rows, cols, spacing), expected), case
+        checked += 1
+    assert checked > 120
