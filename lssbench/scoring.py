@@ -71,7 +71,7 @@ class Evaluator:
         """Results dict for every task present in ``submission`` (a validated Submission)."""
         results: dict = self._header(submission)
         statistics: dict[str, Statistic] = {}
-        warnings: list[str] = []
+        warnings: list[str] = list(getattr(submission, "warnings", []))
         for task in TASKS:
             if task in submission.tasks:
                 scorer = getattr(self, f"_score_{task}")

@@ -81,3 +81,11 @@ def test_evaluator_refuses_a_label_free_reference(test_bundle, sample_submission
         Evaluator(public)
     # ... but it validates a submission
     assert load_submission(sample_submissions["weak"], public).tasks == ("detection", "grading", "segmentation")
+
+
+def test_validator_warnings_reach_the_results(sample_submissions, tmp_path, test_bundle):
+    sub = tmp_path / "with-notes"
+    shutil.copytree(sample_submissions["jittered"], sub)
+    (sub / "NOTES.txt").write_text("hello")
+    results = evaluate(sub, test_bundle, n_bootstrap=0)
+    assert any("NOTES.txt" in warning for warning in results["warnings"])

@@ -66,6 +66,7 @@ class Submission:
     tasks: tuple[str, ...]
     fingerprint: str
     files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
+    warnings: list[str] = field(default_factory=list)  # the validator's, e.g. unknown files ignored
 
 
 @dataclass
@@ -373,6 +374,8 @@ def validate_submission(path: str | os.PathLike, reference, limits: Limits = DEF
             submission = _check(folder, reference, limits, log)
     except SubmissionError as exc:
         return ValidationReport(list(exc.problems), log.warnings, None)
+    if submission is not None:
+        submission.warnings = list(log.warnings)
     return ValidationReport(log.problems(), log.warnings, submission)
 
 
