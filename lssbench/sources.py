@@ -35,26 +35,30 @@ def cache_dir() -> Path:
     return Path(base) / "lssbench"
 
 
-def default_synthetic_paths() -> tuple[Path, Path]:
-    """(dataset folder, test bundle folder) of the embedded synthetic default."""
+def default_bundle_path() -> Path:
+    """Where the embedded synthetic default's test bundle is cached."""
     from lssbench.synth import DEFAULT_PATIENTS
 
-    root = cache_dir() / f"synthetic-{__version__}-n{DEFAULT_PATIENTS}-seed0"
-    return root / "data", root / "gt-test"
+    return cache_dir() / f"synthetic-{__version__}-n{DEFAULT_PATIENTS}-seed0" / "gt-test"
 
 
 def ensure_default_ground_truth() -> Path:
-    """Build (once) the synthetic default dataset and its test bundle; return the bundle."""
-    from lssbench.groundtruth import prepare_ground_truth
+    """Build (once) the test bundle of the synthetic default and return its folder.
+
+    The dataset itself (about 770 MB of DICOM) is synthesized into a temporary folder and
+    deleted; only the bundle (a few MB) is kept. ``lssbench synth`` writes the images.
+    """
     from lssbench.dataset import read_dataset
+    from lssbench.groundtruth import prepare_ground_truth
     from lssbench.synth import DEFAULT_PATIENTS, synthesize
 
-    data_dir, gt_dir = default_synthetic_paths()
-    if not gt_dir.exists():
-        if not data_dir.exists():
-            synthesize(data_dir, n_patients=DEFAULT_PATIENTS, seed=0)
-        prepare_ground_truth(read_dataset(data_dir), DEFAULT_SPLIT, gt_dir)
-    return gt_dir
+    bundle = default_bundle_path()
+    if not bundle.exists():
+        bundle.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".synth-", dir=bundle.parent) as tmp:
+            data = synthesize(Path(tmp) / "data", n_patients=DEFAULT_PATIENTS, seed=0)
+            prepare_ground_truth(read_dataset(data), DEFAULT_SPLIT, bundle)
+    return bundle
 
 
 def is_dataset_folder(path: Path) -> bool:
