@@ -117,27 +117,14 @@ class SegmentationItem:
     mask: np.ndarray | None
 
 
-class SeriesCache:
-    """Percentile-scaled DICOM series of the patients, read once (None when unreadable)."""
-
-    def __init__(self, dataset: records.Dataset):
-        self.dataset = dataset
-        self._volumes: dict[str, np.ndarray | None] = {}
-
-    def volume(self, patient_id: str) -> np.ndarray | None:
-        if patient_id not in self._volumes:
-            self._volumes[patient_id] = self._read(patient_id)
-        return self._volumes[patient_id]
-
-    def _read(self, patient_id: str) -> np.ndarray | None:
-        series = self.dataset.series.get(patient_id)
-        if series is None or not series.files:
-            return None
-        try:
-            pixels = read_series_pixels(series)
-        except Exception:  # a broken series only costs the 2.5D context
-            return None
-        return percentile_scale(pixels)
+def read_volume(series: records.Series | None) -> np.ndarray | None:
+    """The percentile-scaled DICOM series (S, H, W), or None when absent or unreadable."""
+    if series is None or not series.files:
+        return None
+    try:
+        return percentile_scale(read_series_pixels(series))
+    except Exception:  # a broken series only costs the 2.5D context
+        return None
 
 
 def slice_stack(item: records.AnnotatedSlice, series: records.Series | None, volume: np.ndarray | None,
@@ -154,15 +141,14 @@ def slice_stack(item: records.AnnotatedSlice, series: records.Series | None, vol
     return np.stack(channels)
 
 
-def _detection_item(item: records.AnnotatedSlice, dataset: records.Dataset, cache: SeriesCache,
+def _detection_item(item: records.AnnotatedSlice, series: records.Series | None, volume: np.ndarray | None,
                     config: Config) -> DetectionItem:
     centre = percentile_scale(read_png(item.image_path))
     if centre.shape != (item.height, item.width):
         raise ValueError(f"{item.image_path}: image is {centre.shape[::-1]}, annotation says "
                          f"{(item.width, item.height)}")
-    series = dataset.series.get(item.patient_id)
     size = config.input_size
-    stack = slice_stack(item, series, cache.volume(item.patient_id), centre, config.context, size)
+    stack = slice_stack(item, series, volume, centre, config.context, size)
     scale = np.array([size / item.width, size / item.height] * 2, dtype=np.float32)
     boxes = np.array([[b.xmin, b.ymin, b.xmax, b.ymax] for b in item.boxes], dtype=np.float32).reshape(-1, 4)
     return DetectionItem(
@@ -197,11 +183,19 @@ def load_detection_items(dataset: records.Dataset, patients: list[str], config: 
                          workers: int = 4) -> list[DetectionItem]:
     """The annotated slices of ``patients``, decoded and cached (sorted by image_id)."""
     wanted = set(patients)
-    slices = [s for s in dataset.slices if s.patient_id in wanted]
-    cache = SeriesCache(dataset)
-    # read each patient's series once, in parallel, before the slices that need it
-    _parallel(cache.volume, sorted({s.patient_id for s in slices}) if config.context else [], workers)
-    return _parallel(lambda s: _detection_item(s, dataset, cache, config), slices, workers)
+    by_patient: dict[str, list[records.AnnotatedSlice]] = {}
+    for item in dataset.slices:
+        if item.patient_id in wanted:
+            by_patient.setdefault(item.patient_id, []).append(item)
+
+    def patient_items(patient_id: str) -> list[DetectionItem]:
+        # one patient at a time: its full-size series is dropped once its slices are cached
+        series = dataset.series.get(patient_id)
+        volume = read_volume(series) if config.context else None
+        return [_detection_item(item, series, volume, config) for item in by_patient[patient_id]]
+
+    items = [item for group in _parallel(patient_items, sorted(by_patient), workers) for item in group]
+    return sorted(items, key=lambda item: item.image_id)
 
 
 def load_segmentation_items(dataset: records.Dataset, patients: list[str], config: Config,
