@@ -31,7 +31,7 @@ class Config:
     epochs: int = 120
     batch_size: int = 16  # detection batch
     seg_batch_size: int = 8
-    seg_repeat: int = 3  # the segmentation set (one image per patient) is seen this often per epoch
+    seg_repeat: int = 4  # the segmentation set (one image per patient) is seen this often per epoch
     lr: float = 2e-3
     weight_decay: float = 1e-4
     warmup_epochs: float = 1.0
