@@ -39,6 +39,9 @@ def handle_errors(command):
             _fail(f"error: {error}", EXIT_INVALID)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except BrokenPipeError:  # e.g. `lssbench check-data DIR | head`: stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_INVALID)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as error:  # a bug of ours, not the user's input
