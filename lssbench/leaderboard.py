@@ -8,10 +8,8 @@ background-only masks; optionally the reference baseline) give every number cont
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -19,6 +17,7 @@ from typing import Callable, Iterable, Sequence
 from lssbench import __version__
 from lssbench.domain import DETECTIONS_FILE, GRADES_FILE, META_FILE, SEGMENTATION_DIR, TASKS
 from lssbench.metrics import METRICS_VERSION
+from lssbench.parallel import fork_map
 from lssbench.problems import SubmissionError
 from lssbench.scoring import DEFAULT_RESAMPLES, RANKING, Evaluator
 
@@ -132,15 +131,6 @@ def build_leaderboard(entries: Sequence[Entry], ground_truth, *, n_bootstrap: in
 
 
 # --- scoring many submissions in parallel ------------------------------------------------------
-_WORKER: dict = {}
-
-
-def _score_in_worker(job: tuple[Path, str, str]) -> Entry:
-    path, name, kind = job
-    return score_entry(path, name, _WORKER["evaluator"], kind=kind,
-                       n_bootstrap=_WORKER["n_bootstrap"], seed=_WORKER["seed"])
-
-
 def score_many(jobs: Sequence[tuple[Path, str, str]], evaluator: Evaluator, *, n_bootstrap: int,
                seed: int, workers: int | None = None,
                on_done: Callable[[Entry], None] | None = None) -> list[Entry]:
@@ -148,22 +138,15 @@ def score_many(jobs: Sequence[tuple[Path, str, str]], evaluator: Evaluator, *, n
 
     Results come back in job order whatever the completion order, so the board is deterministic.
     """
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
-    _WORKER.update(evaluator=evaluator, n_bootstrap=n_bootstrap, seed=seed)
-    fork = "fork" in multiprocessing.get_all_start_methods()
-    if workers <= 1 or not fork:
-        entries = []
-        for job in jobs:
-            entries.append(_score_in_worker(job))
-            if on_done:
-                on_done(entries[-1])
-        return entries
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        entries = []
-        for entry in pool.map(_score_in_worker, jobs):
-            entries.append(entry)
-            if on_done:
-                on_done(entry)
+    def score(job: tuple[Path, str, str]) -> Entry:
+        path, name, kind = job
+        return score_entry(path, name, evaluator, kind=kind, n_bootstrap=n_bootstrap, seed=seed)
+
+    entries = []
+    for entry in fork_map(score, jobs, workers=workers):
+        entries.append(entry)
+        if on_done:
+            on_done(entry)
     return entries
 
 

@@ -19,6 +19,7 @@ from lssbench.metrics.bootstrap import bootstrap_cis
 from lssbench.metrics.detection import match_detections
 from lssbench.metrics.grading import align_grades, evaluate_grading, weighted_kappa
 from lssbench.metrics.segmentation import case_metrics, headline_arrays, headline_from_weights, summarize_cases
+from lssbench.parallel import fork_map
 from lssbench.problems import DataError, UsageError
 
 RESULTS_SCHEMA_VERSION = 1
@@ -134,10 +135,13 @@ class Evaluator:
         if missing:
             raise DataError(f"the ground truth has no pixel spacing for {len(missing)} segmentation cases "
                             f"(e.g. {sorted(missing)[0]}): distances in mm cannot be computed")
-        per_case = {
-            pid: case_metrics(gt.mask(pid), submission.masks[pid], tuple(gt.cases[pid]["spacing_mm"]))
-            for pid in sorted(gt.cases)
-        }
+        case_ids = sorted(gt.cases)
+        masks = {pid: gt.mask(pid) for pid in case_ids}  # read (and hash-checked) before forking
+
+        def metrics_of(pid):
+            return case_metrics(masks[pid], submission.masks[pid], tuple(gt.cases[pid]["spacing_mm"]))
+
+        per_case = dict(zip(case_ids, fork_map(metrics_of, case_ids, min_items=16)))
         summary = summarize_cases(per_case)
         summary["per_case"] = [{"patient_id": pid, "metrics": per_case[pid]} for pid in sorted(per_case)]
         case_ids, dice, hd95 = headline_arrays(per_case)

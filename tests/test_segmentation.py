@@ -10,7 +10,7 @@ import pytest
 from medpy.metric import binary as medpy_binary
 from scipy import ndimage
 
-from lssbench.domain import HEADLINE_SEGMENTATION_CLASSES, SEGMENTATION_CLASS_NAMES
+from lssbench.domain import HEADLINE_SEGMENTATION_CLASSES, SEGMENTATION_CLASS_NAMES, SEGMENTATION_CLASSES
 from lssbench.metrics.segmentation import (
     binary_metrics,
     case_metrics,
@@ -421,3 +421,23 @@ def test_nearest_surface_distances_equal_scipy_edt_elementwise():
         assert np.array_equal(_distances_to(target_border, rows, cols, spacing), expected), case
         checked += 1
     assert checked > 120
+
+
+def test_case_metrics_equal_binary_metrics_per_class_exactly():
+    """The one-pass-per-case path gives bit for bit what the per-class binary path gives."""
+    from scipy.ndimage import zoom
+
+    rng = np.random.default_rng(77)
+    for case in range(40):
+        height, width = (int(v) for v in rng.integers(12, 70, 2))
+        coarse = rng.integers(0, 6, (max(2, height // 6), max(2, width // 6)))
+        truth = zoom(coarse, (height / coarse.shape[0], width / coarse.shape[1]), order=0).astype(np.uint8)
+        prediction = truth.copy()
+        noise = rng.random(truth.shape) < rng.uniform(0.0, 0.2)
+        prediction[noise] = rng.integers(0, 6, int(noise.sum()))
+        if case % 5 == 0:
+            prediction[prediction == 4] = 0  # a class missing from the prediction
+        spacing = (1.0, 1.0) if case % 3 == 0 else tuple(rng.uniform(0.3, 1.2, 2))
+        expected = {c.name: binary_metrics(truth == c.index, prediction == c.index, spacing)
+                    for c in SEGMENTATION_CLASSES}
+        assert case_metrics(truth, prediction, spacing) == expected, case

@@ -77,9 +77,20 @@ def _fail(source: str, problems: list[Problem]) -> DataError:
     return DataError(f"{source}: cannot decode mask", problems)
 
 
+def value_counts(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of an image and their pixel counts (like ``np.unique``, but
+    by counting for 8- and 16-bit images, which is much faster than sorting)."""
+    array = np.asarray(array)
+    if array.dtype.kind == "u" and array.dtype.itemsize <= 2:
+        counts = np.bincount(array.ravel())
+        values = np.flatnonzero(counts)
+        return values.astype(array.dtype), counts[values]
+    return np.unique(array, return_counts=True)
+
+
 def _decode_indices(values: np.ndarray, source: str) -> np.ndarray:
     """2-D integer class indices, 0-5 or 1-6 (see module docstring)."""
-    present = set(int(v) for v in np.unique(values))
+    present = set(int(v) for v in value_counts(values)[0])
     shift = (
         1 if present and 0 not in present and present <= set(range(1, NUM_SEGMENTATION_CLASSES + 1)) else 0
     )

@@ -31,8 +31,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from lssbench.domain import HEADLINE_SEGMENTATION_CLASSES, SEGMENTATION_CLASSES, SegmentationClass
-from lssbench.metrics.surface import check_spacing, surface_distances, union_box
+from lssbench.domain import (HEADLINE_SEGMENTATION_CLASSES, NUM_SEGMENTATION_CLASSES, SEGMENTATION_CLASSES,
+                             SegmentationClass)
+from lssbench.metrics.surface import (check_spacing, label_surfaces, nearest_distances, surface_distances,
+                                      union_box)
 
 DEFAULT_NSD_TOLERANCE_MM = 2.0
 #: Values of the ``"empty"`` field of a class result.
@@ -51,6 +53,14 @@ def image_diagonal_mm(shape: Sequence[int], spacing_mm=(1.0, 1.0)) -> float:
     return float(math.hypot(height * spacing[0], width * spacing[1]))
 
 
+def _tolerance(nsd_tolerance_mm) -> tuple[float, str]:
+    """The NSD tolerance as a float and its result key; ValueError unless finite and >= 0."""
+    tolerance = float(nsd_tolerance_mm)
+    if not math.isfinite(tolerance) or tolerance < 0:
+        raise ValueError(f"nsd_tolerance_mm must be a finite number >= 0, got {nsd_tolerance_mm!r}")
+    return tolerance, nsd_key(tolerance)
+
+
 def binary_metrics(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1.0),
                    nsd_tolerance_mm: float = DEFAULT_NSD_TOLERANCE_MM) -> dict:
     """All metrics of one 2-D binary truth/prediction pair; see the module docstring.
@@ -65,24 +75,24 @@ def binary_metrics(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1
         raise ValueError(f"truth and prediction shapes differ: {truth.shape} != {prediction.shape}")
     if truth.ndim != 2:
         raise ValueError(f"masks must be 2-D, got shape {truth.shape}")
-    tolerance = float(nsd_tolerance_mm)
-    if not math.isfinite(tolerance) or tolerance < 0:
-        raise ValueError(f"nsd_tolerance_mm must be a finite number >= 0, got {nsd_tolerance_mm!r}")
     spacing = check_spacing(spacing_mm)
-    nsd_name = nsd_key(tolerance)
+    tolerance, nsd_name = _tolerance(nsd_tolerance_mm)
 
     box = union_box(truth, prediction)
-    if box is None:
-        return _constant_result(1.0, 0.0, nsd_name, EMPTY_BOTH)
-    n_truth = int(np.count_nonzero(truth[box]))
-    n_pred = int(np.count_nonzero(prediction[box]))
+    n_truth = int(np.count_nonzero(truth[box])) if box else 0
+    n_pred = int(np.count_nonzero(prediction[box])) if box else 0
     if n_truth == 0 or n_pred == 0:
-        diagonal = image_diagonal_mm(truth.shape, spacing)
-        return _constant_result(0.0, diagonal, nsd_name, EMPTY_TRUTH if n_truth == 0 else EMPTY_PREDICTION)
+        return _empty_result(n_truth == 0, n_pred == 0, truth.shape, spacing, nsd_name)
     truth, prediction = truth[box], prediction[box]
 
     dice = 2.0 * int(np.count_nonzero(truth & prediction)) / float(n_pred + n_truth)  # medpy's dc
     pred_to_truth, truth_to_pred = surface_distances(truth, prediction, spacing, crop=False)  # cropped above
+    return _result(dice, pred_to_truth, truth_to_pred, tolerance, nsd_name)
+
+
+def _result(dice: float, pred_to_truth: np.ndarray, truth_to_pred: np.ndarray, tolerance: float,
+            nsd_name: str) -> dict:
+    """The metrics of one class from its two directed surface-distance arrays."""
     pooled = np.hstack((pred_to_truth, truth_to_pred))  # medpy's order: (result, reference)
     within = int(np.count_nonzero(pred_to_truth <= tolerance)) + int(np.count_nonzero(truth_to_pred <= tolerance))
     return {
@@ -121,7 +131,8 @@ def case_metrics(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1.0
 
     ``truth`` and ``prediction`` are 2-D class-index masks (uint8, values 0-5) of one shape;
     ``spacing_mm = (row_mm, col_mm)``. ``classes`` are :class:`SegmentationClass` items or
-    their names. Returns ``{class_name: binary_metrics(truth == index, prediction == index)}``,
+    their names. Returns exactly ``{class_name: binary_metrics(truth == index, prediction == index)}``
+    (computed from one surface pass over each image, not one per class),
     i.e. per class ``{"dice", "hd_mm", "hd95_mm", "hd95_pooled_mm", "assd_mm", "nsd_2mm",
     "empty"}`` (the NSD key follows :func:`nsd_key`). ValueError on a shape mismatch.
     """
@@ -132,13 +143,35 @@ def case_metrics(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1.0
     if truth.ndim != 2:
         raise ValueError(f"masks must be 2-D class-index arrays, got shape {truth.shape}")
     spacing = check_spacing(spacing_mm)
-    return {
-        cls.name: binary_metrics(truth == cls.index, prediction == cls.index, spacing, nsd_tolerance_mm)
-        for cls in _resolve_classes(classes)
-    }
+    tolerance, nsd_name = _tolerance(nsd_tolerance_mm)
+    # one pass over each image serves every class: pixel counts, overlaps, surfaces
+    n_labels = max(int(truth.max(initial=0)), int(prediction.max(initial=0)), NUM_SEGMENTATION_CLASSES - 1) + 1
+    n_truth = np.bincount(truth.ravel(), minlength=n_labels)
+    n_pred = np.bincount(prediction.ravel(), minlength=n_labels)
+    overlap = np.bincount(truth.ravel()[truth.ravel() == prediction.ravel()], minlength=n_labels)
+    truth_surface, pred_surface = label_surfaces(truth), label_surfaces(prediction)
+    results = {}
+    for cls in _resolve_classes(classes):
+        c = cls.index
+        if n_truth[c] == 0 or n_pred[c] == 0:
+            results[cls.name] = _empty_result(n_truth[c] == 0, n_pred[c] == 0, truth.shape, spacing, nsd_name)
+            continue
+        t_rows, t_cols = (a[truth_surface[2] == c] for a in truth_surface[:2])
+        p_rows, p_cols = (a[pred_surface[2] == c] for a in pred_surface[:2])
+        dice = 2.0 * int(overlap[c]) / float(n_pred[c] + n_truth[c])  # medpy's dc
+        results[cls.name] = _result(dice, nearest_distances(t_rows, t_cols, p_rows, p_cols, spacing),
+                                    nearest_distances(p_rows, p_cols, t_rows, t_cols, spacing),
+                                    tolerance, nsd_name)
+    return results
 
 
-# --- summaries over cases --------------------------------------------------------------------
+def _empty_result(truth_empty: bool, prediction_empty: bool, shape, spacing, nsd_name: str) -> dict:
+    """Both empty: perfect; one empty: Dice 0 and every distance the image diagonal."""
+    if truth_empty and prediction_empty:
+        return _constant_result(1.0, 0.0, nsd_name, EMPTY_BOTH)
+    return _constant_result(0.0, image_diagonal_mm(shape, spacing), nsd_name,
+                            EMPTY_TRUTH if truth_empty else EMPTY_PREDICTION)
+
 
 def _check_weights(case_weights, n_cases: int) -> np.ndarray:
     if case_weights is None:

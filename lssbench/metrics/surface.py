@@ -94,14 +94,13 @@ def union_box(truth: np.ndarray, prediction: np.ndarray,
             slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + margin + 1, width)))
 
 
-def _distances_to(target_border: np.ndarray, query_rows: np.ndarray, query_cols: np.ndarray,
-                  spacing: np.ndarray) -> np.ndarray:
-    """Distance (mm) from each query pixel to the nearest pixel of ``target_border``.
+def nearest_distances(target_rows: np.ndarray, target_cols: np.ndarray, query_rows: np.ndarray,
+                      query_cols: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    """Distance (mm) from each query pixel to the nearest target pixel (both non-empty).
 
-    Equal to ``distance_transform_edt(~target_border, sampling=spacing)[query]``: the
-    nearest pixel comes from a k-d tree, the distance from scipy's own arithmetic.
+    Equal to ``distance_transform_edt(~target, sampling=spacing)[query]``: the nearest
+    pixel comes from a k-d tree, the distance from scipy's own arithmetic.
     """
-    target_rows, target_cols = np.nonzero(target_border)
     tree = cKDTree(np.column_stack([target_rows * spacing[0], target_cols * spacing[1]]))
     _, nearest = tree.query(np.column_stack([query_rows * spacing[0], query_cols * spacing[1]]))
     # scipy's EDT arithmetic: int32 offsets -> float64, times sampling, squared, summed, sqrt
@@ -112,6 +111,34 @@ def _distances_to(target_border: np.ndarray, query_rows: np.ndarray, query_cols:
     np.multiply(d_row, d_row, d_row)
     np.multiply(d_col, d_col, d_col)
     return np.sqrt(d_row + d_col)
+
+
+def _distances_to(target_border: np.ndarray, query_rows: np.ndarray, query_cols: np.ndarray,
+                  spacing: np.ndarray) -> np.ndarray:
+    """Distance (mm) from each query pixel to the nearest pixel of the boolean ``target_border``."""
+    target_rows, target_cols = np.nonzero(target_border)
+    return nearest_distances(target_rows, target_cols, query_rows, query_cols, spacing)
+
+
+def label_surfaces(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Surface pixels of every class of a class-index image in one pass: ``(rows, cols, labels)``.
+
+    A pixel is on the surface of its class when it lies on the image edge or a 4-neighbour
+    has another class -- exactly ``border(labels == c)`` for every class ``c``. Pixels come
+    in row-major order, so selecting one class keeps ``np.nonzero(border(labels == c))`` order.
+    """
+    labels = np.asarray(labels)
+    edge = np.zeros(labels.shape, dtype=bool)
+    edge[0, :] = edge[-1, :] = True
+    edge[:, 0] = edge[:, -1] = True
+    vertical = labels[1:, :] != labels[:-1, :]
+    horizontal = labels[:, 1:] != labels[:, :-1]
+    edge[1:, :] |= vertical
+    edge[:-1, :] |= vertical
+    edge[:, 1:] |= horizontal
+    edge[:, :-1] |= horizontal
+    rows, cols = np.nonzero(edge)
+    return rows, cols, labels[rows, cols]
 
 
 def surface_distances(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1.0), *,

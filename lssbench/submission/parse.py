@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from lssbench.dataset.masks import value_counts
 from lssbench.domain import GRADES, NUM_SEGMENTATION_CLASSES
 from lssbench.problems import Problem
 from lssbench.submission.archive import DEFAULT_LIMITS, Limits
@@ -304,7 +305,7 @@ def _class_values(array: np.ndarray, rel: str, log: ProblemLog) -> np.ndarray | 
     if array.ndim != 2:
         log.add(rel, "", f"mask has shape {array.shape}; expected one channel")
         return None
-    values, counts = np.unique(array, return_counts=True)
+    values, counts = value_counts(array)
     outside = [(int(v), int(n)) for v, n in zip(values, counts) if v < 0 or v > MAX_CLASS]
     for value, count in outside:
         log.add(rel, f"pixel value {value}", f"{count} pixels hold {value}; mask values must be class indices 0-{MAX_CLASS}", "pixel value")
