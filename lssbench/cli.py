@@ -111,7 +111,8 @@ def check_data(data, json_out):
     summary = summarize_dataset(dataset)
     click.echo(dumps(summary), nl=False)
     if json_out:
-        write_json_atomic(json_out, {"summary": summary, "problems": [p.as_dict() for p in dataset.problems]})
+        write_json_atomic(json_out, {"schema_version": 1, "lssbench_version": __version__, "dataset": str(data),
+                                     "summary": summary, "problems": [p.as_dict() for p in dataset.problems]})
     if dataset.problems:
         click.echo(f"{len(dataset.problems)} problems:")
         _echo_problems(dataset.problems)
