@@ -53,12 +53,17 @@ def image_diagonal_mm(shape: Sequence[int], spacing_mm=(1.0, 1.0)) -> float:
     return float(math.hypot(height * spacing[0], width * spacing[1]))
 
 
-def _tolerance(nsd_tolerance_mm) -> tuple[float, str]:
-    """The NSD tolerance as a float and its result key; ValueError unless finite and >= 0."""
+def _checked(truth, prediction, spacing_mm, nsd_tolerance_mm):
+    """Arrays, spacing, tolerance and NSD key of a metric call; ValueError on bad input."""
+    truth, prediction = np.asarray(truth), np.asarray(prediction)
+    if truth.shape != prediction.shape:
+        raise ValueError(f"truth and prediction shapes differ: {truth.shape} != {prediction.shape}")
+    if truth.ndim != 2:
+        raise ValueError(f"masks must be 2-D, got shape {truth.shape}")
     tolerance = float(nsd_tolerance_mm)
     if not math.isfinite(tolerance) or tolerance < 0:
         raise ValueError(f"nsd_tolerance_mm must be a finite number >= 0, got {nsd_tolerance_mm!r}")
-    return tolerance, nsd_key(tolerance)
+    return truth, prediction, check_spacing(spacing_mm), tolerance, nsd_key(tolerance)
 
 
 def binary_metrics(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1.0),
@@ -69,14 +74,8 @@ def binary_metrics(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1
     with Python floats (distances in mm) and ``empty`` one of ``None``, ``"both"``,
     ``"truth"``, ``"prediction"``. ValueError on different shapes or a bad spacing.
     """
-    truth = np.asarray(truth, dtype=bool)
-    prediction = np.asarray(prediction, dtype=bool)
-    if truth.shape != prediction.shape:
-        raise ValueError(f"truth and prediction shapes differ: {truth.shape} != {prediction.shape}")
-    if truth.ndim != 2:
-        raise ValueError(f"masks must be 2-D, got shape {truth.shape}")
-    spacing = check_spacing(spacing_mm)
-    tolerance, nsd_name = _tolerance(nsd_tolerance_mm)
+    truth, prediction, spacing, tolerance, nsd_name = _checked(truth, prediction, spacing_mm, nsd_tolerance_mm)
+    truth, prediction = truth.astype(bool, copy=False), prediction.astype(bool, copy=False)
 
     box = union_box(truth, prediction)
     n_truth = int(np.count_nonzero(truth[box])) if box else 0
@@ -136,14 +135,7 @@ def case_metrics(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1.0
     i.e. per class ``{"dice", "hd_mm", "hd95_mm", "hd95_pooled_mm", "assd_mm", "nsd_2mm",
     "empty"}`` (the NSD key follows :func:`nsd_key`). ValueError on a shape mismatch.
     """
-    truth = np.asarray(truth)
-    prediction = np.asarray(prediction)
-    if truth.shape != prediction.shape:
-        raise ValueError(f"truth and prediction shapes differ: {truth.shape} != {prediction.shape}")
-    if truth.ndim != 2:
-        raise ValueError(f"masks must be 2-D class-index arrays, got shape {truth.shape}")
-    spacing = check_spacing(spacing_mm)
-    tolerance, nsd_name = _tolerance(nsd_tolerance_mm)
+    truth, prediction, spacing, tolerance, nsd_name = _checked(truth, prediction, spacing_mm, nsd_tolerance_mm)
     # one pass over each image serves every class: pixel counts, overlaps, surfaces
     n_labels = max(int(truth.max(initial=0)), int(prediction.max(initial=0)), NUM_SEGMENTATION_CLASSES - 1) + 1
     n_truth = np.bincount(truth.ravel(), minlength=n_labels)
