@@ -114,7 +114,7 @@ def check_data(data, json_out):
         write_json_atomic(json_out, {"schema_version": 1, "lssbench_version": __version__, "dataset": str(data),
                                      "summary": summary, "problems": [p.as_dict() for p in dataset.problems]})
     if dataset.problems:
-        click.echo(f"{len(dataset.problems)} problems:")
+        click.echo(f"{len(dataset.problems)} problem{'s' * (len(dataset.problems) != 1)}:")
         _echo_problems(dataset.problems)
         sys.exit(EXIT_INVALID)
     click.echo("no problems found")
@@ -210,7 +210,8 @@ def validate(preds, gt, split):
     for warning in report.warnings:
         click.echo(f"warning: {warning}")
     if not report.ok:
-        click.echo(f"{preds}: INVALID for the {source.description}: {len(report.problems)} problems")
+        count = len(report.problems)
+        click.echo(f"{preds}: INVALID for the {source.description}: {count} problem{'s' * (count != 1)}")
         _echo_problems(report.problems)
         sys.exit(EXIT_INVALID)
     tasks = ", ".join(report.submission.tasks)
