@@ -101,6 +101,15 @@ def nearest_distances(target_rows: np.ndarray, target_cols: np.ndarray, query_ro
     Equal to ``distance_transform_edt(~target, sampling=spacing)[query]``: the nearest
     pixel comes from a k-d tree, the distance from scipy's own arithmetic.
     """
+    distances = np.zeros(len(query_rows), dtype=np.float64)
+    # a query pixel that is itself a target pixel is at distance 0 (as in the EDT); only
+    # the others go to the tree -- on a good prediction most surface pixels coincide
+    width = int(max(target_cols.max(), query_cols.max())) + 1
+    away = ~np.isin(query_rows.astype(np.int64) * width + query_cols,
+                    target_rows.astype(np.int64) * width + target_cols, assume_unique=True)
+    if not away.any():
+        return distances
+    query_rows, query_cols = query_rows[away], query_cols[away]
     tree = cKDTree(np.column_stack([target_rows * spacing[0], target_cols * spacing[1]]))
     _, nearest = tree.query(np.column_stack([query_rows * spacing[0], query_cols * spacing[1]]))
     # scipy's EDT arithmetic: int32 offsets -> float64, times sampling, squared, summed, sqrt
@@ -110,7 +119,8 @@ def nearest_distances(target_rows: np.ndarray, target_cols: np.ndarray, query_ro
     d_col *= spacing[1]
     np.multiply(d_row, d_row, d_row)
     np.multiply(d_col, d_col, d_col)
-    return np.sqrt(d_row + d_col)
+    distances[away] = np.sqrt(d_row + d_col)
+    return distances
 
 
 def _distances_to(target_border: np.ndarray, query_rows: np.ndarray, query_cols: np.ndarray,
