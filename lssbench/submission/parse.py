@@ -199,17 +199,16 @@ def read_csv_table(
 def _table(rel: str, header: list[str], body: list[list[str]], log: ProblemLog) -> Table:
     width, keep, numbers = len(header), [], []
     for number, record in enumerate(body, start=2):
-        if not any(c.strip() for c in record):
+        cells = [c.strip() for c in record]
+        if not any(cells):
             continue  # blank line
-        if len(record) != width:
-            log.add(rel, f"row {number}", f"{len(record)} fields, expected {width} as in the header", "fields")
+        if len(cells) != width:
+            log.add(rel, f"row {number}", f"{len(cells)} fields, expected {width} as in the header", "fields")
             continue
-        keep.append(record)
+        keep.append(cells)
         numbers.append(number)
     frame = pd.DataFrame(keep, columns=header, dtype=object)
     frame = frame.loc[:, ~frame.columns.duplicated()]
-    for column in frame.columns:
-        frame[column] = frame[column].str.strip()
     return Table(rel, frame.reset_index(drop=True), np.asarray(numbers, dtype=int), log)
 
 
