@@ -259,13 +259,14 @@ def evaluate(preds, gt, split, out, n_bootstrap, seed, quiet):
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="leaderboard.json to write.")
 @click.option("--markdown", type=click.Path(path_type=Path), default=None, help="Also write a Markdown table.")
 @click.option("--latex", type=click.Path(path_type=Path), default=None, help="Also write a LaTeX (booktabs) table.")
+@click.option("--html", type=click.Path(path_type=Path), default=None, help="Also write a static HTML page.")
 @click.option("--baseline", type=click.Path(exists=True, path_type=Path), default=None,
               help="Predictions of the reference baseline, shown as a reference row.")
 @BOOTSTRAP_OPTION
 @SEED_OPTION
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
 @handle_errors
-def leaderboard_command(submissions, gt, split, out, markdown, latex, baseline, n_bootstrap, seed, jobs):
+def leaderboard_command(submissions, gt, split, out, markdown, latex, html, baseline, n_bootstrap, seed, jobs):
     """Score SUBMISSIONS (folders, zips, or a folder of them) into a ranked leaderboard.
 
     An invalid submission is listed with its reason and does not stop the others.
@@ -282,22 +283,23 @@ def leaderboard_command(submissions, gt, split, out, markdown, latex, baseline, 
     with click.progressbar(length=total, label="scoring", file=sys.stderr) as bar:
         board = leaderboard(submissions, source.ground_truth, baseline=baseline, n_bootstrap=n_bootstrap,
                             seed=seed, workers=jobs, on_done=lambda entry: bar.update(1))
-    _write_board(board, out, markdown, latex)
+    _write_board(board, out, {"Markdown table": (markdown, "board_markdown"),
+                              "LaTeX table": (latex, "board_latex"), "HTML page": (html, "board_html")})
 
 
-def _write_board(board: dict, out: Path, markdown: Path | None, latex: Path | None) -> None:
+def _write_board(board: dict, out: Path | None, views: dict) -> None:
+    """Print the board, write its JSON to ``out`` (if given) and each view ``{label: (path, renderer)}``."""
+    from lssbench import report
     from lssbench.jsonio import write_json_atomic, write_text_atomic
-    from lssbench.report import board_console, board_latex, board_markdown
 
-    click.echo(board_console(board), nl=False)
-    write_json_atomic(out, board)
-    click.echo(f"leaderboard written to {out}")
-    if markdown:
-        write_text_atomic(markdown, board_markdown(board))
-        click.echo(f"Markdown table written to {markdown}")
-    if latex:
-        write_text_atomic(latex, board_latex(board))
-        click.echo(f"LaTeX table written to {latex}")
+    click.echo(report.board_console(board), nl=False)
+    if out:
+        write_json_atomic(out, board)
+        click.echo(f"leaderboard written to {out}")
+    for label, (path, renderer) in views.items():
+        if path:
+            write_text_atomic(path, getattr(report, renderer)(board))
+            click.echo(f"{label} written to {path}")
 
 
 @main.command()
@@ -313,15 +315,13 @@ def demo(out, patients, n_bootstrap):
 
     click.echo(f"lssbench {__version__} demo in {out} ...")
     outputs = run_demo(out, n_patients=patients, n_bootstrap=n_bootstrap)
-    from lssbench.report import board_console, board_markdown
-    from lssbench.jsonio import write_text_atomic
-
-    click.echo(board_console(outputs.board), nl=False)
-    markdown = write_text_atomic(out / "leaderboard.md", board_markdown(outputs.board))
+    views = {"leaderboard Markdown": (out / "leaderboard.md", "board_markdown"),
+             "leaderboard HTML": (out / "leaderboard.html", "board_html")}
+    _write_board(outputs.board, None, views)  # run_demo wrote the JSON
     click.echo("\nwhere things are:")
     for label, path in [("synthetic dataset", outputs.data), ("test ground truth", outputs.gt),
                         *[(f"submission '{k}'", v) for k, v in outputs.submissions.items()],
-                        ("leaderboard JSON", outputs.leaderboard), ("leaderboard Markdown", markdown)]:
+                        ("leaderboard JSON", outputs.leaderboard), *[(k, p) for k, (p, _) in views.items()]]:
         click.echo(f"  {label:<22} {path}")
     click.echo(f"\nnext: lssbench evaluate {outputs.submissions['jittered']} --gt {outputs.gt}")
 

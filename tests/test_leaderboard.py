@@ -38,3 +38,21 @@ def test_leaderboard_is_deterministic_in_parallel_and_serial(sample_submissions,
     serial = leaderboard(subs, ground_truth, n_bootstrap=20, seed=1, workers=1)
     parallel = leaderboard(subs, ground_truth, n_bootstrap=20, seed=1, workers=2)
     assert jsonio.dumps(serial) == jsonio.dumps(parallel)
+
+
+def test_untrusted_names_are_escaped_in_every_table(ground_truth):
+    from lssbench.report import board_html
+
+    board = {"lssbench_version": "0", "split": "test", "gt_fingerprint": "sha256:" + "0" * 64,
+             "bootstrap": {"resamples": 0}, "ranking": {"detection": "AP50"},
+             "entries": [{"name": "x|y", "kind": "submission", "status": "ok", "ranks": {"detection": 1},
+                          "meta": {"team": "<script>alert(1)</script> & co_1"},
+                          "results": {"detection": {"AP50": 0.5, "mAP": 0.2}}},
+                         {"name": "bad<b>", "kind": "submission", "status": "invalid", "ranks": {},
+                          "meta": {}, "results": None, "problems": ["grades.csv: <oops>"]}]}
+    html = board_html(board)
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co_1" in html
+    assert "bad&lt;b&gt;: invalid" in html and "<strong>0.500</strong>" in html
+    markdown = board_markdown(board)
+    assert r"x\|y (&lt;script&gt;alert(1)&lt;/script&gt; & co_1)" in markdown
+    assert r"x|y (<script>alert(1)</script> \& co\_1)" in board_latex(board)

@@ -1,13 +1,32 @@
-"""Leaderboard tables: console, Markdown and LaTeX (booktabs), one row per method.
+"""Leaderboard tables: console, Markdown, LaTeX (booktabs) and HTML, one row per method.
 
 Each headline is shown as ``mean [95% CI]``; the best value of each column (by that
-metric's direction) is bold. Invalid submissions are listed under the table.
+metric's direction) is bold. Invalid submissions are listed under the table. Names and
+meta.json text come from untrusted submissions: every dialect escapes them.
 """
 
 from __future__ import annotations
 
-from lssbench.report.tables import console_table, fmt_ci, latex_escape, latex_table, markdown_table
+from dataclasses import dataclass
+from typing import Callable
+
+from lssbench.report.tables import (console_table, fmt_ci, html_escape, html_table, latex_escape, latex_table,
+                                    markdown_escape, markdown_table)
 from lssbench.scoring import HEADLINES
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one output format escapes text and marks the best value."""
+
+    escape: Callable[[str], str]
+    bold: Callable[[str], str]
+
+
+CONSOLE = Dialect(escape=str, bold=lambda text: text + " *")
+MARKDOWN = Dialect(escape=markdown_escape, bold=lambda text: f"**{text}**")
+LATEX = Dialect(escape=latex_escape, bold=lambda text: rf"\textbf{{{text}}}")
+HTML = Dialect(escape=html_escape, bold=lambda text: f"<strong>{text}</strong>")
 
 
 def _headline_value(entry: dict, headline):
@@ -28,23 +47,23 @@ def _method(entry: dict) -> str:
     return f"{entry['name']} ({team})" if team else entry["name"]
 
 
-def _cells(board: dict, bold) -> tuple[list[str], list[list[str]]]:
+def _cells(board: dict, dialect: Dialect) -> tuple[list[str], list[list[str]]]:
     valid = [e for e in board["entries"] if e["status"] == "ok"]
-    headers = ["#", "method"] + [h.label for h in HEADLINES]
+    headers = [dialect.escape(h) for h in ["#", "method"] + [h.label for h in HEADLINES]]
     rows = []
     for position, entry in enumerate(valid, start=1):  # the board's order: mean rank, references last
-        row = [str(position) if entry["kind"] == "submission" else "", _method(entry)]
+        row = [str(position) if entry["kind"] == "submission" else "", dialect.escape(_method(entry))]
         for headline in HEADLINES:
             value = _headline_value(entry, headline)
             ci = ((entry["results"] or {}).get("ci95") or {}).get(headline.name)
             text = fmt_ci(value, ci)
-            row.append(bold(text) if value is not None and value == _best(valid, headline) else text)
+            row.append(dialect.bold(text) if value is not None and value == _best(valid, headline) else text)
         rows.append(row)
     return headers, rows
 
 
-def _invalid_lines(board: dict) -> list[str]:
-    return [f"{e['name']}: invalid ({len(e['problems'])} problems; first: {e['problems'][0]})"
+def _invalid_lines(board: dict, dialect: Dialect) -> list[str]:
+    return [dialect.escape(f"{e['name']}: invalid ({len(e['problems'])} problems; first: {e['problems'][0]})")
             for e in board["entries"] if e["status"] != "ok"]
 
 
@@ -56,24 +75,36 @@ def _caption(board: dict) -> str:
 
 
 def board_markdown(board: dict) -> str:
-    headers, rows = _cells(board, lambda text: f"**{text}**")
+    headers, rows = _cells(board, MARKDOWN)
     text = markdown_table(headers, rows, text_columns=2) + "\n" + _caption(board) + "\n"
-    invalid = _invalid_lines(board)
+    invalid = _invalid_lines(board, MARKDOWN)
     if invalid:
         text += "\nInvalid submissions:\n" + "".join(f"- {line}\n" for line in invalid)
     return text
 
 
 def board_latex(board: dict) -> str:
-    headers, rows = _cells(board, lambda text: rf"\textbf{{{text}}}")
-    rows = [[latex_escape(cell) if i < 2 else cell for i, cell in enumerate(row)] for row in rows]
-    return latex_table([latex_escape(h) for h in headers], rows, caption=latex_escape(_caption(board)),
-                       text_columns=2)
+    headers, rows = _cells(board, LATEX)
+    return latex_table(headers, rows, caption=latex_escape(_caption(board)), text_columns=2)
+
+
+def board_html(board: dict) -> str:
+    """A self-contained HTML page (no scripts, no external resources)."""
+    headers, rows = _cells(board, HTML)
+    invalid = "".join(f"<li>{line}</li>" for line in _invalid_lines(board, HTML))
+    title = html_escape(f"lssbench leaderboard ({board['split']} split)")
+    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+             "th,td{padding:.3em .8em;border-bottom:1px solid #ccc}td.num,th.num{text-align:right}"
+             "caption{caption-side:bottom;text-align:left;color:#555;padding-top:.5em}")
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
+            f"<style>{style}</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
+            + html_table(headers, rows, caption=html_escape(_caption(board)), text_columns=2)
+            + (f"<h2>Invalid submissions</h2>\n<ul>{invalid}</ul>\n" if invalid else "")
+            + "</body>\n</html>\n")
 
 
 def board_console(board: dict) -> str:
-    headers, rows = _cells(board, lambda text: text + " *")
+    headers, rows = _cells(board, CONSOLE)
     lines = [console_table(headers, rows, text_columns=2), "", _caption(board) + "  (* best)"]
-    lines += _invalid_lines(board)
+    lines += _invalid_lines(board, CONSOLE)
     return "\n".join(lines) + "\n"
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Sequence
 
 MISSING = "-"
@@ -42,6 +43,12 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]], text_c
     return "\n".join("| " + " | ".join(row) + " |" for row in lines) + "\n"
 
 
+def markdown_escape(text: str) -> str:
+    """Text safe in a Markdown table cell: no column breaks, no raw HTML, one line."""
+    return (" ".join(str(text).split()).replace("\\", "\\\\").replace("|", "\\|")
+            .replace("<", "&lt;").replace(">", "&gt;"))
+
+
 _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                   "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 
@@ -60,4 +67,25 @@ def latex_table(headers: Sequence[str], rows: Sequence[Sequence[str]], caption: 
         parts.append(rf"\caption{{{caption}}}")
     parts += [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(headers) + r" \\", r"\midrule",
               *body, r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(parts) + "\n"
+
+
+def html_escape(text: str) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], caption: str = "",
+               text_columns: int = 1) -> str:
+    """A plain ``<table>``; cells are used as given (escape text cells before)."""
+
+    def row(cells, tag):
+        return "<tr>" + "".join(
+            f'<{tag} class="{"text" if i < text_columns else "num"}">{c}</{tag}>' for i, c in enumerate(cells)
+        ) + "</tr>"
+
+    parts = ["<table>"]
+    if caption:
+        parts.append(f"<caption>{caption}</caption>")
+    parts += ["<thead>", row(headers, "th"), "</thead>", "<tbody>", *(row(r, "td") for r in rows),
+              "</tbody>", "</table>"]
     return "\n".join(parts) + "\n"
