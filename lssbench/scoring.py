@@ -17,7 +17,7 @@ from lssbench.domain import TASKS
 from lssbench.metrics import METRICS_VERSION
 from lssbench.metrics.bootstrap import bootstrap_cis
 from lssbench.metrics.detection import match_detections
-from lssbench.metrics.grading import align_grades, evaluate_grading, weighted_kappa
+from lssbench.metrics.grading import align_grades, evaluate_aligned_grades, weighted_kappa
 from lssbench.metrics.segmentation import case_metrics, headline_arrays, headline_from_weights, summarize_cases
 from lssbench.parallel import fork_map
 from lssbench.problems import DataError, UsageError
@@ -118,8 +118,8 @@ class Evaluator:
 
     def _score_grading(self, submission):
         truth = self.ground_truth.grades
-        summary = evaluate_grading(truth, submission.grades)
         aligned = align_grades(truth, submission.grades)
+        summary = evaluate_aligned_grades(aligned)
         y_true = aligned["severity_true"].to_numpy(dtype=np.int64)
         y_pred = aligned["severity_pred"].to_numpy(dtype=np.int64)
         to_rows = self._unit_weights(aligned["patient_id"])

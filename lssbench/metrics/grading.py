@@ -376,7 +376,11 @@ def evaluate_grading(truth: pd.DataFrame, predictions: pd.DataFrame) -> dict:
     ``per_level`` and ``per_side`` (``{name: {"qwk", "accuracy", "n"}}`` for every
     level / side of the domain; ``None`` values where ``n`` is 0). JSON-ready, no NaN.
     """
-    aligned = align_grades(truth, predictions)
+    return evaluate_aligned_grades(align_grades(truth, predictions))
+
+
+def evaluate_aligned_grades(aligned: pd.DataFrame) -> dict:
+    """:func:`evaluate_grading` on a table already joined by :func:`align_grades`."""
     y_true = _grades(aligned["severity_true"].to_numpy(), "truth severity")
     y_pred = _grades(aligned["severity_pred"].to_numpy(), "predicted severity")
     has_proba = all(c in aligned.columns for c in PROBABILITY_COLUMNS)
@@ -392,5 +396,5 @@ def evaluate_grading(truth: pd.DataFrame, predictions: pd.DataFrame) -> dict:
 __all__: Sequence[str] = (
     "confusion_matrix_4", "kappa_from_confusion", "weighted_kappa", "accuracy", "balanced_accuracy",
     "macro_f1", "binary_view", "normalize_probabilities", "rsna_weighted_log_loss", "roc_auc",
-    "grading_aurocs", "grading_metrics", "align_grades", "evaluate_grading",
+    "grading_aurocs", "grading_metrics", "align_grades", "evaluate_grading", "evaluate_aligned_grades",
 )
