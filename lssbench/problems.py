@@ -51,3 +51,8 @@ class SubmissionError(LssbenchError):
 
 class UsageError(LssbenchError):
     """Missing files or flags: the command line itself is wrong."""
+
+
+class ScoringMachineError(LssbenchError):
+    """A fault of the machine doing the scoring (no disk space, out of memory, permissions):
+    the input was not judged. Never reported as a problem of the submission."""

@@ -103,10 +103,18 @@ class SplitDefinition:
         return self._fold_of.get(patient_id)
 
 
+def _definitions_folder():
+    """The shipped definitions: the ``splits/`` folder beside the package when lssbench runs from a
+    source checkout (which shadows any installed copy), else the installed ``lssbench.splitdefs``."""
+    checkout = Path(__file__).resolve().parent.parent / "splits"
+    if (checkout / f"{DEFAULT_DEFINITION}.json").is_file():
+        return checkout
+    return resources.files("lssbench.splitdefs")
+
+
 def available_split_definitions() -> list[str]:
     """Names of the split definitions shipped with lssbench."""
-    return sorted(p.name[:-5] for p in resources.files("lssbench.splitdefs").iterdir()
-                  if p.name.endswith(".json"))
+    return sorted(p.name[:-5] for p in _definitions_folder().iterdir() if p.name.endswith(".json"))
 
 
 def load_split_definition(name_or_path: str | os.PathLike = DEFAULT_DEFINITION) -> SplitDefinition:
@@ -116,7 +124,7 @@ def load_split_definition(name_or_path: str | os.PathLike = DEFAULT_DEFINITION) 
     if path.is_file():
         source, raw = path.as_posix(), path.read_text(encoding="utf-8")
     elif text in available_split_definitions():
-        source, raw = text, resources.files("lssbench.splitdefs").joinpath(f"{text}.json").read_text("utf-8")
+        source, raw = text, _definitions_folder().joinpath(f"{text}.json").read_text("utf-8")
     else:
         raise UsageError(f"unknown split definition {text!r}: not a file, and not one of "
                          + ", ".join(available_split_definitions()))

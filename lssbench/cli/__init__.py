@@ -1,0 +1,12 @@
+"""The ``lssbench`` command: a thin click layer over the Python API, one module per room.
+
+Exit codes: 0 success (a valid submission), 1 invalid submission or dataset,
+2 usage error (missing files or flags), 3 internal error (a bug: please report it) or a
+fault of the scoring machine (out of disk or memory: the submission was not judged).
+No command prints a Python traceback unless ``LSSBENCH_DEBUG=1``.
+"""
+
+from lssbench.cli.common import main
+from lssbench.cli import board, data, submissions  # noqa: F401,E402  (they register the commands)
+
+__all__ = ["main"]

@@ -1,0 +1,104 @@
+"""Commands over datasets: synth, check-data, prepare, splits."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from lssbench import __version__
+from lssbench.cli.common import EXIT_INVALID, echo_problems, handle_errors, main
+
+
+# --- data -------------------------------------------------------------------------------------
+@main.command()
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--patients", type=click.IntRange(min=1), default=None,
+              help="Number of patients (default: the embedded default size).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@handle_errors
+def synth(out, patients, seed):
+    """Write the synthetic LSS dataset to OUT, in the published layout."""
+    from lssbench.synth import DEFAULT_PATIENTS, synthesize
+
+    path = synthesize(out, n_patients=patients or DEFAULT_PATIENTS, seed=seed)
+    click.echo(f"wrote a synthetic dataset of {patients or DEFAULT_PATIENTS} patients (seed {seed}) to {path}")
+
+
+@main.command("check-data")
+@click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
+              help="Also write the counts and problems as JSON.")
+@handle_errors
+def check_data(data, json_out):
+    """Read dataset folder DATA (decoding every mask), print its counts and every problem found."""
+    from lssbench.dataset import read_dataset, summarize_dataset
+    from lssbench.jsonio import dumps, write_json_atomic
+
+    dataset = read_dataset(data, strict=False, check_masks=True)
+    summary = summarize_dataset(dataset)
+    click.echo(dumps(summary), nl=False)
+    if json_out:
+        write_json_atomic(json_out, {"schema_version": 1, "lssbench_version": __version__, "dataset": str(data),
+                                     "summary": summary, "problems": [p.as_dict() for p in dataset.problems]})
+    if dataset.problems:
+        click.echo(f"{len(dataset.problems)} problem{'s' * (len(dataset.problems) != 1)}:")
+        echo_problems(dataset.problems)
+        sys.exit(EXIT_INVALID)
+    click.echo("no problems found")
+
+
+@main.command()
+@click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--split", type=click.Choice(["train", "val", "test"]), required=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Bundle folder to write.")
+@click.option("--split-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A frozen split (from `splits freeze`) instead of the lssbench-v1 rule.")
+@handle_errors
+def prepare(data, split, out, split_file):
+    """Write the ground-truth bundle of one split of DATA (detection.json, grades.csv,
+    segmentation/, manifest.json, and public.json for participants)."""
+    from lssbench.dataset import read_dataset
+    from lssbench.groundtruth import load_ground_truth, prepare_ground_truth
+    from lssbench.splits import load_split_definition
+
+    definition = load_split_definition(split_file) if split_file else None
+    path = prepare_ground_truth(read_dataset(data), split, out, definition=definition)
+    gt = load_ground_truth(path)
+    click.echo(f"wrote the {split} bundle to {path}: {len(gt.patients)} patients, {len(gt.images)} annotated "
+               f"slices, {len(gt.boxes)} boxes, {len(gt.grades)} graded foramina, {len(gt.cases)} masks; "
+               f"fingerprint {gt.fingerprint}")
+    click.echo(f"publish {path / 'public.json'} to participants; keep the rest private")
+
+
+@main.group()
+def splits():
+    """Patient-level splits: show them, or freeze them for a copy of the data."""
+
+
+@splits.command("show")
+@click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--split-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@handle_errors
+def splits_show(data, split_file):
+    """Print split sizes and grade mix per split of dataset DATA."""
+    from lssbench.dataset import read_dataset
+    from lssbench.jsonio import dumps
+    from lssbench.splits import load_split_definition, split_summary
+
+    definition = load_split_definition(split_file) if split_file else None
+    click.echo(dumps(split_summary(read_dataset(data), definition)), nl=False)
+
+
+@splits.command("freeze")
+@click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+@handle_errors
+def splits_freeze(data, out):
+    """Write the explicit patient lists of DATA's splits, with the dataset fingerprint."""
+    from lssbench.dataset import read_dataset
+    from lssbench.splits import freeze_split
+
+    path = freeze_split(read_dataset(data), out)
+    click.echo(f"wrote {path}")
