@@ -479,3 +479,33 @@ def test_demo_into_a_closed_pipe_exits_0_writes_every_output_and_rebuilds_for_ot
     same = run("demo", "--out", out, "--patients", "6", "--bootstrap", "0")
     assert f"reusing the synthetic dataset in {out / 'data'} (6 patients) and its bundle" in same.output
     assert "synthesizing" not in same.output
+
+
+# --- 17. the docs say exactly where lssbench differs ----------------------------------------------
+def test_documented_threshold_cases_of_the_authors_protocol_and_the_log_loss_clip():
+    import math
+
+    import numpy as np
+    import pandas as pd
+    import sklearn
+    from sklearn.metrics import log_loss
+
+    from lssbench.metrics.detection import evaluate_detection
+    from lssbench.metrics.grading import rsna_weighted_log_loss
+
+    image = "PATIENT0000001/IM000001"
+    gt = pd.DataFrame([[image, "L4-L5", "left", 0.0, 0.0, 20.0, 10.0]],
+                      columns=["image_id", "level", "side", "xmin", "ymin", "xmax", "ymax"])
+    dt = pd.DataFrame([[image, "L4-L5", "left", 0.10, 0.0, 0.0, 9.0, 10.0]],  # IoU 90 / 200 = 0.45 exactly
+                      columns=["image_id", "level", "side", "score", "xmin", "ymin", "xmax", "ymax"])
+    counts = evaluate_detection(gt, dt, [image])["authors_protocol"]["per_level"]["L4-L5"]
+    assert (counts["tp"], counts["fp"], counts["fn"]) == (1, 0, 0)  # the notebook: (0, 1, 1), see docs
+    assert 90 / (200 + 1e-9) < 0.45 <= 90 / 200
+    # a true class given probability 0: clipped at 1e-15 (scikit-learn <= 1.1), not at float64 epsilon
+    assert rsna_weighted_log_loss([3], [[0.5, 0.5, 0.0, 0.0]]) == pytest.approx(-math.log(1e-15))
+    if tuple(int(p) for p in sklearn.__version__.split(".")[:2]) >= (1, 2):
+        modern = log_loss([2], [[1.0, 0.0, 0.0]], labels=[0, 1, 2])
+        assert modern == pytest.approx(-math.log(np.finfo(np.float64).eps), rel=1e-9)
+    docs = (ROOT / "docs" / "metrics.md").read_text()
+    assert "`IoU = intersection / (union + 1e-9)`" in docs and "`conf > conf_thres`" in docs
+    assert "**scikit-learn <= 1.1**" in docs
