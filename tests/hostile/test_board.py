@@ -132,6 +132,14 @@ def test_escape_sequences_in_folder_names_never_reach_a_terminal(uploads, test_b
     assert b"[3/3]" in received  # the live progress display
 
 
+def test_click_usage_errors_quote_hostile_arguments_escaped(run, tmp_path):
+    result = run("check-data", tmp_path / f"data{ESCAPES}")
+    assert result.exit_code == 2
+    assert result.output.endswith(f"Error: Invalid value for 'DATA': Directory "
+                                  f"'{tmp_path}/data\\x1b]0;pwned\\x07\\x1b[2J' does not exist.\n")
+    assert "\x1b" not in result.output
+
+
 # --- 3 and 5. a board is never lost -------------------------------------------------------------
 def test_a_renderer_that_fails_does_not_stop_the_other_outputs(run, uploads, test_bundle, tmp_path, monkeypatch):
     import lssbench.report.board as board_module
