@@ -418,9 +418,13 @@ def test_the_first_build_of_the_default_ground_truth_says_so(run, tmp_path, monk
     monkeypatch.delenv("LSSBENCH_GT", raising=False)
     monkeypatch.setattr("lssbench.synth.DEFAULT_PATIENTS", 8)
     monkeypatch.setattr("lssbench.synth.core.DEFAULT_PATIENTS", 8)
+    bundle = sources.default_bundle_path()
+    killed_build = bundle.parent / f".synth-{2 ** 22 + 1}-abcdefgh"  # left by a first build killed with -9
+    (killed_build / "data").mkdir(parents=True)
+    os.utime(killed_build, (time.time() - 60,) * 2)
     result = run("template", "--out", tmp_path / "start")
     assert result.exit_code == 0, result.output
-    bundle = sources.default_bundle_path()
+    assert sorted(p.name for p in bundle.parent.iterdir()) == [bundle.name]
     assert (f"first use: building the default ground truth (synthetic, 8 patients) in {bundle}; "
             "later runs reuse it") in result.output
     for step in ("synthesizing 8 patients", "reading the synthetic dataset", "preparing the test bundle"):
