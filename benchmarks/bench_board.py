@@ -114,8 +114,10 @@ def board_run(uploads: Path, gt: Path, out: Path, resamples: int, jobs: int, env
     _, stderr = process.communicate()
     seconds = time.perf_counter() - started
     sampler.join()
-    largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB, the largest process waited for
-    return {"returncode": process.returncode, "seconds": seconds, "peak_pss_mib": peak[0] / 1024,
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    largest = usage.ru_maxrss  # KiB, the largest process waited for
+    return {"returncode": process.returncode, "seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            "peak_pss_mib": peak[0] / 1024,
             "largest_rss_mib": largest / 1024, "stderr": stderr}
 
 
@@ -163,7 +165,8 @@ def main() -> None:
         print(f"board of {options.uploads} uploads (+ 2 unsupported archives, 4 strays), test split of "
               f"{options.patients} patients, {options.resamples} resamples, {options.jobs} workers:")
         print(f"  exit {result['returncode']}, {result['seconds']:.1f} s wall "
-              f"({result['seconds'] / options.uploads:.2f} s per upload)")
+              f"({result['seconds'] / options.uploads:.2f} s per upload), {result['cpu_seconds']:.0f} CPU seconds "
+              f"({result['cpu_seconds'] / options.uploads:.2f} per upload)")
         print(f"  peak memory: {result['peak_pss_mib']:.0f} MiB summed PSS of the run and its workers, "
               f"{result['largest_rss_mib']:.0f} MiB RSS of the largest process")
         print(f"  entries {len(board['entries'])} of {expected} expected: lost {expected - len(board['entries'])}; "

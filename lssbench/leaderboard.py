@@ -299,8 +299,11 @@ def leaderboard(submissions: Iterable[str | os.PathLike] | Uploads, ground_truth
     jobs = list(uploads.uploads)
     if baseline is not None:
         jobs.append(Upload(Path(baseline), BASELINE_REFERENCE, kind="reference"))
+    # the reference row first, in this process: it reads (and hash-checks) the ground-truth masks
+    # once, and every forked worker inherits them instead of reading them again
+    references = reference_entries(evaluator, n_bootstrap=n_bootstrap, seed=seed)
     entries = score_many(jobs, evaluator, n_bootstrap=n_bootstrap, seed=seed, workers=workers, on_done=on_done)
-    entries += reference_entries(evaluator, n_bootstrap=n_bootstrap, seed=seed)
+    entries += references
     return build_leaderboard(entries, ground_truth, n_bootstrap=n_bootstrap, seed=seed, skipped=uploads.skipped)
 
 
