@@ -62,8 +62,10 @@ def validate(preds, gt, split):
 @BOOTSTRAP_OPTION
 @SEED_OPTION
 @click.option("--quiet", is_flag=True, help="Print only where the results went.")
+@click.option("--keep-resamples", is_flag=True,
+              help="Keep each headline's value on every bootstrap resample in the JSON (for `lssbench compare`).")
 @handle_errors
-def evaluate(preds, gt, split, out, n_bootstrap, seed, quiet):
+def evaluate(preds, gt, split, out, n_bootstrap, seed, quiet, keep_resamples):
     """Validate and score submission PREDS; print a summary and write the results JSON."""
     from lssbench.jsonio import write_json_atomic
     from lssbench.report import format_results
@@ -75,7 +77,8 @@ def evaluate(preds, gt, split, out, n_bootstrap, seed, quiet):
     source = resolve_ground_truth(gt, split)
     click.echo(f"ground truth: {source.description}", err=quiet)
     submission = load_submission(preds, source.ground_truth)
-    results = Evaluator(source.ground_truth).evaluate(submission, n_bootstrap=n_bootstrap, seed=seed)
+    results = Evaluator(source.ground_truth).evaluate(submission, n_bootstrap=n_bootstrap, seed=seed,
+                                                      keep_resamples=keep_resamples)
     if not quiet:
         click.echo(format_results(results), nl=False)
     if out:
