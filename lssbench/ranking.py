@@ -285,3 +285,125 @@ def public_private(patients: Iterable[str], share: float) -> tuple[list[str], li
             raise UsageError(f"a public share of {share} leaves no {name} patient among the {len(patients)} "
                              "patients of the ground truth; choose another share")
     return public, private
+
+
+# --- a board's entries (dicts as on the board, results with resamples) ----------------------------
+def _headline_value(results: dict, headline, part: str | None):
+    if part is None:
+        return (results.get(headline.task) or {}).get(headline.key)
+    return results["parts"][part]["headlines"].get(headline.name)
+
+
+def _headline_resamples(results: dict, headline, part: str | None):
+    holder = results if part is None else results["parts"][part]
+    values = (holder.get("resamples") or {}).get(headline.name)
+    return None if values is None else [np.nan if v is None else v for v in values]
+
+
+def is_rankable(entry: Mapping) -> bool:
+    """Valid submissions are ranked; reference rows, invalid or failed entries are not."""
+    return entry.get("kind") == "submission" and entry.get("status") == "ok"
+
+
+def duplicates(entries: Sequence[Mapping]) -> list[str | None]:
+    """Per entry, the name of the first earlier valid submission with the same submission fingerprint."""
+    first: dict[str, str] = {}
+    out: list[str | None] = []
+    for entry in entries:
+        fingerprint = (entry.get("results") or {}).get("submission_fingerprint") if is_rankable(entry) else None
+        out.append(first.get(fingerprint) if fingerprint else None)
+        if fingerprint and fingerprint not in first:
+            first[fingerprint] = entry["name"]
+    return out
+
+
+def team_of(entry: Mapping) -> str:
+    """The team of an entry: meta.json's ``team`` (trimmed), else the upload name."""
+    team = (entry.get("meta") or {}).get("team")
+    return team.strip() if isinstance(team, str) and team.strip() else entry["name"]
+
+
+def rank_entries(entries: Sequence[Mapping], *, part: str | None = None, rank_by: str | None = None,
+                 ranked: Sequence[bool] | None = None, confidence: float = RANK_CONFIDENCE) -> BoardRanking:
+    """:func:`rank_board` over board entries: the headlines of ``scoring.RANKING`` (of ``part``'s
+    re-weighted scores when given), the entries where ``ranked`` (default :func:`is_rankable`).
+
+    Per-resample values come from ``results["resamples"]`` (or the part's); when a ranked entry
+    lacks them the task's uncertainty is unknown (``None``).
+    """
+    from lssbench.scoring import RANKING
+
+    ranked = [is_rankable(e) for e in entries] if ranked is None else list(ranked)
+    columns = {}
+    for task, headline in RANKING.items():
+        present = [bool(r and task in (e.get("results") or {}).get("tasks", ())) for e, r in zip(entries, ranked)]
+        values = [_headline_value(e["results"], headline, part) if p else None for e, p in zip(entries, present)]
+        rows = [_headline_resamples(e["results"], headline, part) if p else None for e, p in zip(entries, present)]
+        samples = None
+        needed = [row for row, p in zip(rows, present) if p]
+        if needed and all(row is not None for row in needed) and len({len(row) for row in needed}) == 1:
+            width = len(needed[0])
+            samples = np.column_stack([np.asarray(row, dtype=np.float64) if row is not None
+                                       else np.full(width, np.nan) for row in rows])
+        columns[task] = TaskColumn(values, present, samples, headline.higher_is_better)
+    return rank_board(columns, len(entries), rank_by=rank_by, confidence=confidence)
+
+
+def best_per_team(entries: Sequence[Mapping], ranking: BoardRanking) -> list[str | None]:
+    """Per entry, ``None`` if it is its team's best ranked entry (or unranked), else the best one's name.
+
+    Best = the lowest overall rank, then the name; ``ranking`` is the board's ranking of all entries.
+    """
+    best: dict[str, int] = {}
+    for k, entry in enumerate(entries):
+        if ranking.overall_rank[k] is None:
+            continue
+        team = team_of(entry)
+        current = best.get(team)
+        if current is None or (ranking.overall_rank[k], entry["name"]) < (ranking.overall_rank[current],
+                                                                          entries[current]["name"]):
+            best[team] = k
+    out: list[str | None] = []
+    for k, entry in enumerate(entries):
+        winner = best.get(team_of(entry)) if ranking.overall_rank[k] is not None else None
+        out.append(None if winner is None or winner == k else entries[winner]["name"])
+    return out
+
+
+def entry_figures(ranking: BoardRanking, k: int) -> dict:
+    """The rank fields of entry ``k`` as the board JSON holds them."""
+    return {"ranks": {t: r[k] for t, r in ranking.ranks.items()},
+            "rank_ci95": {t: r[k] for t, r in ranking.rank_ci95.items()},
+            "p_first": {t: r[k] for t, r in ranking.p_first.items()},
+            "tied_with_first": {t: r[k] for t, r in ranking.tied_with_first.items()},
+            "overall_rank": ranking.overall_rank[k], "mean_rank": ranking.mean_rank[k]}
+
+
+def _one_board(entries, part, rank_by, team_best, confidence):
+    ranking = rank_entries(entries, part=part, rank_by=rank_by, confidence=confidence)
+    superseded = [None] * len(entries)
+    if team_best:  # each team's best on this board's own ranking, then only those are ranked
+        superseded = best_per_team(entries, ranking)
+        ranked = [is_rankable(e) and s is None for e, s in zip(entries, superseded)]
+        ranking = rank_entries(entries, part=part, rank_by=rank_by, ranked=ranked, confidence=confidence)
+    rows = [dict(entry_figures(ranking, k), superseded_by=superseded[k]) for k in range(len(entries))]
+    return rows, ranking.stability
+
+
+def rank_board_entries(entries: Sequence[Mapping], *, rank_by: str | None = None, team_best: bool = False,
+                       parts: Sequence[str] = (), confidence: float = RANK_CONFIDENCE) -> dict:
+    """Everything a board adds to its entries, in entry order.
+
+    Returns ``{"entries": [{rank fields, "duplicate_of", "superseded_by"}], "stability": {task: ...},
+    "parts": {part: {"entries": [{rank fields, "superseded_by"}], "stability": {...}}}}``. With
+    ``team_best`` only each team's best entry (by that board's ranking) is ranked; the team's
+    other entries are superseded by it.
+    """
+    rows, stab = _one_board(entries, None, rank_by, team_best, confidence)
+    for row, duplicate in zip(rows, duplicates(entries)):
+        row["duplicate_of"] = duplicate
+    found = {"entries": rows, "stability": stab, "parts": {}}
+    for part in parts:
+        part_rows, part_stab = _one_board(entries, part, rank_by, team_best, confidence)
+        found["parts"][part] = {"entries": part_rows, "stability": part_stab}
+    return found

@@ -133,3 +133,33 @@ def test_public_private_rule():
         public_private(patients, 1.0)
     with pytest.raises(UsageError, match="leaves no public patient among the 1 patients"):
         public_private([p for p in patients if public_bucket(p) >= 3000][:1], 0.3)
+
+
+def _board_entry(name, fingerprint, ap50, resamples, team=None, kind="submission", status="ok"):
+    results = {"tasks": ["detection"], "submission_fingerprint": fingerprint, "detection": {"AP50": ap50},
+               "resamples": {"detection.AP50": resamples}}
+    return {"name": name, "kind": kind, "status": status, "meta": {"team": team} if team else {},
+            "results": results if status == "ok" else None}
+
+
+def test_board_entries_duplicates_and_best_per_team():
+    from lssbench.ranking import rank_board_entries
+
+    entries = [_board_entry("a1", "sha256:a", 0.9, [0.9, 0.8, 0.7], team="A"),
+               _board_entry("a2", "sha256:b", 0.5, [0.5, 0.6, 0.4], team="A"),
+               _board_entry("copy", "sha256:a", 0.9, [0.9, 0.8, 0.7]),
+               _board_entry("b", "sha256:c", 0.7, [0.7, 0.9, 0.2], team="B"),
+               _board_entry("ref", "sha256:a", 0.0, [0.0, 0.0, 0.0], kind="reference"),
+               _board_entry("bad", None, None, None, status="invalid")]
+    found = rank_board_entries(entries)
+    rows = found["entries"]
+    assert [r["duplicate_of"] for r in rows] == [None, None, "a1", None, None, None]
+    assert [r["ranks"]["detection"] for r in rows] == [1, 4, 1, 3, None, None]
+    assert rows[0]["rank_ci95"] == rows[2]["rank_ci95"] and rows[0]["p_first"] == rows[2]["p_first"]
+    # resample 2: b (0.9) first; resamples 1 and 3: a1 and copy tie -> half each
+    assert rows[0]["p_first"]["detection"] == pytest.approx(1 / 3) and rows[3]["p_first"]["detection"] == pytest.approx(1 / 3)
+    assert [r["overall_rank"] for r in rows] == [1, 4, 1, 3, None, None]
+    best = rank_board_entries(entries, team_best=True)["entries"]
+    assert [r["superseded_by"] for r in best] == [None, "a1", None, None, None, None]
+    assert [r["overall_rank"] for r in best] == [1, None, 1, 3, None, None]  # "copy" is its own team
+    assert best[0]["p_first"]["detection"] == pytest.approx(1 / 3)
