@@ -58,7 +58,9 @@ Statistic = Callable[[np.ndarray], "float | None"]
 class Evaluator:
     """Scores submissions against one labelled ground truth (a test or val bundle)."""
 
-    def __init__(self, ground_truth):
+    def __init__(self, ground_truth, *, keep_resamples: bool = False,
+                 parts: Mapping[str, Sequence[str]] | None = None):
+        """``keep_resamples`` and ``parts``: the defaults of :meth:`evaluate` (a board sets them once)."""
         if not ground_truth.has_labels:
             raise UsageError(
                 f"the {ground_truth.split} ground truth has no labels (a public.json?): "
@@ -67,22 +69,26 @@ class Evaluator:
         self.ground_truth = ground_truth
         self.patients: list[str] = list(ground_truth.patients)
         self._patient_index = {pid: i for i, pid in enumerate(self.patients)}
+        self.keep_resamples = keep_resamples
+        self.parts = dict(parts) if parts else None
 
     def evaluate(self, submission, *, n_bootstrap: int = DEFAULT_RESAMPLES, seed: int = 0,
-                 keep_resamples: bool = False, parts: Mapping[str, Sequence[str]] | None = None) -> dict:
+                 keep_resamples: bool | None = None, parts: Mapping[str, Sequence[str]] | None = None) -> dict:
         """Results dict for every task present in ``submission`` (a validated Submission).
 
-        ``keep_resamples`` adds ``results["resamples"]``: each headline's value on every
-        bootstrap resample (``None`` where undefined), in resample order. The draws depend
+        ``keep_resamples`` (default: the evaluator's) adds ``results["resamples"]``: each
+        headline's value on every bootstrap resample (``None`` where undefined), in order. The draws depend
         on ``seed``, ``n_bootstrap`` and the ground truth's patients only, so two submissions
         scored with the same settings are paired resample by resample.
 
-        ``parts`` (``{name: patient IDs}``, e.g. the public and private patients of a
+        ``parts`` (default: the evaluator's; ``{name: patient IDs}``, e.g. the public and private patients of a
         board) adds ``results["parts"][name]``: the headlines on those patients alone
         (a re-weighting: weight 1 on the part's patients, 0 elsewhere), their CIs from
         resamples drawn within the part (:func:`subset_counts`, same seed), and with
         ``keep_resamples`` their per-resample values.
         """
+        keep_resamples = self.keep_resamples if keep_resamples is None else keep_resamples
+        parts = self.parts if parts is None else parts
         results: dict = self._header(submission)
         statistics: dict[str, Statistic] = {}
         warnings: list[str] = list(getattr(submission, "warnings", []))
