@@ -351,7 +351,8 @@ def test_meta_checked_against_schema(tmp_path):
     sub = template(tmp_path)
     (sub / "meta.json").write_text('{"team": "a\\nb", "url": "javascript:alert(1)", "method": 3, "logo": "x"}')
     assert _problems(sub) == [
-        "meta.json: team: team name: one line of 1-100 characters, no control characters",
+        "meta.json: team: character 2 is U+000A (a control character); refused: team name: one line of "
+        "1-100 characters, no control characters (C0, DEL, C1), line separators or lone surrogates",
         "meta.json: url: url: an http:// or https:// address without spaces",
         "meta.json: method: expected a string, got int",
         "meta.json: unknown key 'logo'; allowed keys team, method, url, description",
