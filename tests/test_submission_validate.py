@@ -160,7 +160,7 @@ def test_level_and_side_spellings(tmp_path):
     sub = _detections(tmp_path, f"{IMAGE},l3_l4,R,0.9,10,10,20,20\n", f"{IMAGE},L3-4,right,0.9,10,10,20,20\n",
                       f"{IMAGE},L3-L4,links,0.9,10,10,20,20\n")
     assert _problems(sub) == [
-        "detections.csv: row 3: level: unknown level 'L3-4'; expected one of L1-L2, L2-L3, L3-L4, L4-L5, L5-S1 "
+        "detections.csv: row 3: level: unknown level 'L3-4'; write L3-L4; expected one of L1-L2, L2-L3, L3-L4, L4-L5, L5-S1 "
         "(also written L3/L4, L3_L4 or l3-l4)",
         "detections.csv: row 4: side: unknown side 'links'; expected left or right (also Left, L, Right, R)",
     ]
