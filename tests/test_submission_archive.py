@@ -59,7 +59,7 @@ def test_missing_path_is_usage_error(tmp_path):
 def test_not_a_zip(tmp_path):
     fake = tmp_path / "s.zip"
     fake.write_bytes(b"PK but not really a zip")
-    assert _refused(fake) == ["s.zip: not a readable zip archive (no end-of-central-directory record)"]
+    assert _refused(fake) == ["s.zip: not a readable zip archive (no end-of-central-directory record: not a zip, or the upload was cut short)"]
 
 
 def test_other_file_types_refused(tmp_path):

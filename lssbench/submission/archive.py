@@ -189,29 +189,48 @@ def _scan_zip(archive: Path, members, limits: Limits) -> tuple[list, list[Proble
     return keep, problems
 
 
+class DamagedMember(Exception):
+    """A member's data cannot be read back; ``str()`` says why."""
+
+
+#: Errors of the zip reader while decompressing a member.
+_READ_ERRORS = (zlib.error, zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError)
+
+
 def _extract_member(zf, info, target: Path, budget: int) -> int:
-    """Copy one member, counting real bytes; raises OverflowError past ``budget``."""
-    written = 0
-    with zf.open(info) as source, open(target, "xb") as sink:
-        while chunk := source.read(_CHUNK):
-            written += len(chunk)
-            if written > budget or written > info.file_size:
-                raise OverflowError(written)
-            sink.write(chunk)
+    """Copy one member, counting real bytes; OverflowError past ``budget``, DamagedMember
+    when its data is corrupt, fails its CRC-32 or ends early."""
+    written, source = 0, None
+    with open(target, "xb") as sink:
+        try:
+            with zf.open(info) as source:
+                while chunk := source.read(_CHUNK):
+                    written += len(chunk)
+                    if written > budget or written > info.file_size:
+                        raise OverflowError(written)
+                    sink.write(chunk)
+        except _READ_ERRORS as exc:
+            raise DamagedMember(_damage(exc, short=_stream_cut(source))) from None
     return written
 
 
-def _damage(exc: BaseException) -> str:
+def _stream_cut(source) -> bool:
+    """True when a member's compressed bytes ran out before its deflate stream ended."""
+    decompressor = getattr(source, "_decompressor", None)  # zipfile.ZipExtFile internals, 3.8-3.13
+    return getattr(source, "_compress_left", 1) <= 0 and decompressor is not None and not getattr(decompressor, "eof", True)
+
+
+def _damage(exc: BaseException, short: bool) -> str:
     """What is wrong with a member whose data cannot be read back."""
     text = str(exc)
     if isinstance(exc, zlib.error):
         why = "its compressed data is corrupt"
+    elif isinstance(exc, EOFError) or short and "CRC" in text:
+        why = "its data ends before its declared size: the zip is truncated"
     elif "CRC" in text:
         why = "its CRC-32 checksum does not match its content"
-    elif isinstance(exc, EOFError) or "ended" in text or "runcated" in text:
-        why = "its data ends early: the zip is truncated"
     else:
-        why = f"{text[:120]}"
+        why = text[:120]
     return f"the zip member is damaged ({why}); make the zip again and upload it again"
 
 
@@ -232,8 +251,10 @@ def _extract(archive: Path, zf: zipfile.ZipFile, dest: Path, limits: Limits) -> 
             return [_archive_problem(archive, info.filename, (
                 "expands beyond its declared size or the "
                 f"{_mb(limits.max_total_bytes)} limit (zip bomb?); extraction stopped"))]
-        except (zlib.error, zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
-            return [Problem(_short(info.filename), "", _damage(exc))]
+        except DamagedMember as exc:
+            return [Problem(_short(info.filename), "", str(exc))]
+        except _READ_ERRORS as exc:  # a bad local header, found when the member is opened
+            return [Problem(_short(info.filename), "", _damage(exc, short=False))]
         except OSError as exc:
             return [_extraction_oserror(archive, info.filename, exc)]
     return []
@@ -260,7 +281,7 @@ def count_zip_entries(archive: Path, stop: int) -> int:
     with open(archive, "rb") as handle:
         end = zipfile._EndRecData(handle)  # noqa: SLF001 -- stable since Python 2
         if not end:
-            raise zipfile.BadZipFile("no end-of-central-directory record")
+            raise zipfile.BadZipFile("no end-of-central-directory record: not a zip, or the upload was cut short")
         size = end[zipfile._ECD_SIZE]  # noqa: SLF001
         start = end[zipfile._ECD_LOCATION] - size  # noqa: SLF001
         if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:  # noqa: SLF001
