@@ -435,7 +435,7 @@ def _consistency_problems(manifest: dict, public: dict, coco: dict, grades: pd.D
         if public.get("gt_fingerprint") != manifest["fingerprint"]:
             problems.append(Problem(MANIFEST_FILE, "fingerprint", f"differs from the one in {PUBLIC_FILE}{_EDITED}"))
     strangers = sorted(set(grades["patient_id"]) - set(manifest["patients"]))
-    if strangers:
+    if strangers and not problems:  # else it follows from the manifest's own problems
         problems.append(Problem(GRADES_FILE, "patient_id", f"{strangers[0]} is not a patient of the bundle"))
     return problems
 

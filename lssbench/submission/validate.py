@@ -251,7 +251,7 @@ def _refused_patients(table: Table, frame: pd.DataFrame) -> set[str]:
     named = set(frame.loc[refused, "patient_id"].dropna())
     texts = list(table.frame.loc[refused & frame["patient_id"].isna().to_numpy(), "patient_id"])
     texts += [cell for record in table.skipped for cell in record]
-    return named | {t.upper() for t in texts}
+    return named | {t.strip().upper() for t in texts}
 
 
 def _missing_foramina(frame: pd.DataFrame, ref: _Reference, log: ProblemLog, excused: set[str] = frozenset()) -> None:
