@@ -92,10 +92,16 @@ def stability_text(board: dict) -> str:
 def legend(board: dict) -> str:
     """What the rank marks mean, and which board is shown."""
     shown = shown_board(board)
-    which = {"all": "all test patients",
-             "public": f"the public board ({len(board['boards']['public']['patients'])} of the test patients; "
-                       "the private ranking is not shown)",
-             "private": f"the private board ({len(board['boards']['private']['patients'])} test patients, final)"}
-    return (f"Scores and ranks on {which[shown]}. Rank per task: =n shares the rank; (lo-hi) its 95% "
+    if shown == "all":
+        which = "all test patients"
+    elif shown == "public":
+        which = (f"the public board ({len(board['boards']['public']['patients'])} of the test patients; "
+                 "the private ranking is not shown)")
+    else:
+        which = f"the private board ({len(board['boards']['private']['patients'])} test patients, final)"
+    ranking = board.get("ranking") or {}
+    overall = (f"Overall: the rank in {ranking['rank_by']} alone." if ranking.get("rank_by") else
+               "Overall: by the mean of the task ranks, a task not submitted counted as (entries ranked in it + 1).")
+    return (f"Scores and ranks on {which}. Rank per task: =n shares the rank; (lo-hi) its 95% "
             f"bootstrap interval; {TIED_MARK} statistically tied with the first (the paired 95% CI of the "
-            "difference covers 0). Overall: mean of the task ranks, a missing task counted as last + 1.")
+            f"difference covers 0). {overall}")
