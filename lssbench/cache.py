@@ -23,6 +23,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from lssbench.problems import LssbenchError
 from lssbench.jsonio import dumps, fingerprint, sha256_bytes, sha256_file, write_json_atomic
 
 CACHE_FORMAT = "lssbench-results-cache"
@@ -86,14 +87,14 @@ class ResultsCache:
         return {"meta": record.get("meta") or {}, "results": record["results"]}
 
     def store(self, identity: dict, meta: dict, results: dict) -> None:
-        """Write one record atomically under its lock; an OSError is noted in ``failures``."""
+        """Write one record atomically under its lock; a failure to write is noted in ``failures``."""
         path = self.path(identity)
         record = {"format": CACHE_FORMAT, "schema_version": CACHE_SCHEMA_VERSION, "identity": identity,
                   "meta": meta, "results": results}
         try:
             with FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT_S):
                 write_json_atomic(path, record)
-        except OSError as error:
+        except (OSError, LssbenchError) as error:  # disk full, a folder in the way, ...: the board goes on
             self.failures.append(f"{path.name}: {error}")
 
 
