@@ -1,6 +1,7 @@
 """A board that grows: a cold board of N submissions, then the cost of adding one.
 
-    python benchmarks/bench_board_growth.py [--submissions 100] [--patients 100] [--resamples 1000] [--jobs N]
+    python benchmarks/bench_board_growth.py [--submissions 100] [--patients 100] [--gt BUNDLE]
+                                            [--resamples 1000] [--public-share F] [--jobs N]
 
 The ground truth is the test split of ``synthesize(n_patients=--patients, seed=0)``; the
 submissions are the demo's ``jittered`` and ``weak`` samples drawn with different seeds
@@ -56,42 +57,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=100)
     parser.add_argument("--patients", type=int, default=100)
+    parser.add_argument("--gt", type=Path, default=None, help="an existing test bundle (instead of synthesizing)")
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--public-share", type=float, default=None)
     parser.add_argument("--jobs", type=int, default=None)
     args = parser.parse_args()
 
+    from lssbench.cache import ResultsCache
     from lssbench.groundtruth import load_ground_truth
     from lssbench.jsonio import dumps
     from lssbench.leaderboard import leaderboard
 
-    ground_truth = load_ground_truth(bundle(args.patients))
-    print(f"ground truth: test split of {args.patients} synthetic patients: {len(ground_truth.patients)} patients, "
+    ground_truth = load_ground_truth(args.gt or bundle(args.patients))
+    print(f"ground truth: {len(ground_truth.patients)} test patients, "
           f"{len(ground_truth.images)} slices; {args.resamples} resamples; public share {args.public_share}")
     with tempfile.TemporaryDirectory(prefix="lssbench-bench-board-") as tmp:
         tmp = Path(tmp)
         started = time.perf_counter()
         paths = write_submissions(ground_truth, tmp / "subs", args.submissions + 1)
         print(f"wrote {len(paths)} submissions in {time.perf_counter() - started:.1f} s")
-        cache = tmp / "cache"
-        scored: list[int] = []
+        folder = tmp / "cache"
 
         def run(label: str, subset: list[Path]) -> dict:
-            scored.clear()
+            cache = ResultsCache(folder)
             started = time.perf_counter()
             board = leaderboard(subset, ground_truth, n_bootstrap=args.resamples, seed=0, workers=args.jobs,
-                                cache=cache, public_share=args.public_share,
-                                on_done=lambda entry: scored.append(1))
+                                cache=cache, public_share=args.public_share)
             seconds = time.perf_counter() - started
-            print(f"{label:<34} {seconds:8.2f} s   {len(subset)} submissions, {board['cache']['scored']} scored, "
-                  f"{board['cache']['reused']} from the cache; board JSON {len(dumps(board)) / 1e6:.2f} MB")
+            print(f"{label:<34} {seconds:8.2f} s   {len(subset)} uploads + the reference row: "
+                  f"{cache.misses} scored, {cache.hits} from the cache; board JSON {len(dumps(board)) / 1e6:.2f} MB")
             return board
 
         run(f"cold board of {args.submissions}", paths[:-1])
         run("same board again (nothing new)", paths[:-1])
         run(f"board of {args.submissions} + 1 added", paths)
-        size = sum(p.stat().st_size for p in cache.iterdir())
-        print(f"cache: {len(list(cache.glob('*.json')))} records, {size / 1e6:.1f} MB")
+        size = sum(p.stat().st_size for p in folder.glob("*.json"))
+        print(f"cache: {len(list(folder.glob('*.json')))} records, {size / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":

@@ -209,3 +209,31 @@ def test_a_killed_builder_leaves_the_old_board(sample_submissions, test_bundle, 
     assert process.wait(timeout=60) == -signal.SIGKILL  # killed mid-run, not finished
     assert out.read_bytes() == old_json and md.read_bytes() == old_md
     json.loads(out.read_text())
+
+
+def test_cli_board_flags(sample_submissions, test_bundle, tmp_path):
+    from click.testing import CliRunner
+
+    from lssbench.cli import main
+
+    runner = CliRunner()
+    subs = [str(p) for p in sample_submissions.values()]
+    common = ["--gt", str(test_bundle), "--bootstrap", "10", "--jobs", "1"]
+    result = runner.invoke(main, ["leaderboard", *subs, *common, "--out", str(tmp_path / "b.json"), "--final"])
+    assert result.exit_code == 2
+    assert result.output.endswith("error: --final shows the private board: give --public-share too\n")
+    result = runner.invoke(main, ["leaderboard", *subs, *common, "--out", str(tmp_path / "b.json"),
+                                  "--rank-by", "typo"])
+    assert result.exit_code == 2 and "Invalid value for '--rank-by'" in result.output
+    cache = tmp_path / "cache"
+    args = ["leaderboard", *subs, *common, "--out", str(tmp_path / "b.json"), "--cache", str(cache),
+            "--rank-by", "grading", "--public-share", "0.5", "--latex", str(tmp_path / "b.tex")]
+    first = runner.invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert f"results cache {cache}: 0 reused, 4 scored" in first.output
+    second = runner.invoke(main, args)
+    assert f"results cache {cache}: 4 reused, 0 scored" in second.output
+    board = json.loads((tmp_path / "b.json").read_text())
+    assert board["ranking"]["rank_by"] == "grading" and board["shown"] == "public"
+    latex = (tmp_path / "b.tex").read_text()
+    assert "\u2020" not in latex and r"$^\dagger$" in latex and "the public board" in latex

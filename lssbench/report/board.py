@@ -118,7 +118,8 @@ def board_markdown(board: dict) -> str:
 
 def board_latex(board: dict) -> str:
     headers, rows = _cells(board, LATEX)
-    return latex_table(headers, rows, caption=latex_escape(_caption(board)), text_columns=2)
+    caption = latex_escape(_caption(board)).replace(TIED_MARK, LATEX.tied)
+    return latex_table(headers, rows, caption=caption, text_columns=2)
 
 
 def board_html(board: dict) -> str:
