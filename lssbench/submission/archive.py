@@ -41,6 +41,7 @@ class Limits:
 
     max_total_bytes: int = 1024 * MiB  # unpacked size of all files
     max_files: int = 10_000  # entries: files and folders
+    max_directory_bytes: int = 64 * MiB  # a zip's central directory (zipfile reads it whole)
     max_compression_ratio: float = 200.0  # per zip member, above ratio_min_bytes
     ratio_min_bytes: int = 1 * MiB
     max_csv_bytes: int = 100 * MiB
@@ -271,8 +272,8 @@ def _extraction_oserror(archive: Path, member: str, exc: OSError) -> Problem:
         f"{exc.strerror or type(exc).__name__} [{name or 'no errno'}] while extracting the submission")
 
 
-def count_zip_entries(archive: Path, stop: int) -> int:
-    """Entries of the central directory, walked as :mod:`zipfile` would read them.
+def count_zip_entries(archive: Path, stop: int) -> tuple[int, int]:
+    """(entries, declared bytes) of the central directory, walked as :mod:`zipfile` reads it.
 
     Reads one fixed-size record header at a time (bounded memory, fast) and stops once
     ``stop`` is passed; the end record's own entry count is ignored. A damaged directory
@@ -298,7 +299,7 @@ def count_zip_entries(archive: Path, stop: int) -> int:
             handle.seek(name + extra + comment, os.SEEK_CUR)
             total += zipfile.sizeCentralDir + name + extra + comment
             count += 1
-    return count
+    return count, size
 
 
 def _open_zip(archive: Path, dest: Path, limits: Limits) -> list[Problem]:
@@ -306,8 +307,12 @@ def _open_zip(archive: Path, dest: Path, limits: Limits) -> list[Problem]:
     if size > limits.max_total_bytes:
         return _cap_problems(archive.name, 0, size, limits)
     try:
-        if count_zip_entries(archive, limits.max_files) > limits.max_files:
+        entries, directory = count_zip_entries(archive, limits.max_files)
+        if entries > limits.max_files:
             return _cap_problems(archive.name, limits.max_files + 1, 0, limits)
+        if directory > limits.max_directory_bytes:
+            return [Problem(archive.name, "", f"central directory of {_mb(directory)} is over the "
+                                              f"{_mb(limits.max_directory_bytes)} limit; refused")]
         with zipfile.ZipFile(archive) as zf:
             return _extract(archive, zf, dest, limits)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, struct.error) as exc:
