@@ -364,3 +364,15 @@ def test_edited_manifest_is_refused_as_damaged(edit, expected, test_bundle, samp
     assert code == 1, output
     assert f"error: ground-truth bundle {bundle} is damaged" in output
     assert problem_lines(output) == expected, output
+
+
+def test_unlistable_folder_is_the_machines(ground_truth, test_bundle, tmp_path, monkeypatch):
+    from lssbench.submission import validate as validate_module
+
+    def fail(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", "/srv/uploads/team")
+
+    monkeypatch.setattr(validate_module, "_survey", fail)
+    code, output = run("validate", str(write_template(ground_truth, tmp_path / "sub")), "--gt", str(test_bundle))
+    assert code == 3, output
+    assert output.splitlines()[-1] == f"{MACHINE}Permission denied [EACCES] while reading the submission"
