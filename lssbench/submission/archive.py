@@ -148,7 +148,8 @@ def _member_problem(info: zipfile.ZipInfo, parts, limits: Limits) -> str | None:
     """Why one member is refused, or None."""
     if parts is None:
         return "absolute path or '..' in the name (path escape); refused"
-    if len(info.filename) > MAX_NAME_CHARS or any(len(p.encode("utf-8", "surrogatepass")) > MAX_NAME_PART_BYTES for p in parts):
+    longest = max((len(p.encode("utf-8", "surrogatepass")) for p in parts), default=0)
+    if len(info.filename) > MAX_NAME_CHARS or longest > MAX_NAME_PART_BYTES:
         return (f"name too long (over {MAX_NAME_CHARS} characters, or a part over "
                 f"{MAX_NAME_PART_BYTES} bytes); refused")
     if stat.S_ISLNK(info.external_attr >> 16):
@@ -218,7 +219,8 @@ def _extract_member(zf, info, target: Path, budget: int) -> int:
 def _stream_cut(source) -> bool:
     """True when a member's compressed bytes ran out before its deflate stream ended."""
     decompressor = getattr(source, "_decompressor", None)  # zipfile.ZipExtFile internals, 3.8-3.13
-    return getattr(source, "_compress_left", 1) <= 0 and decompressor is not None and not getattr(decompressor, "eof", True)
+    used_up = getattr(source, "_compress_left", 1) <= 0
+    return used_up and decompressor is not None and not getattr(decompressor, "eof", True)
 
 
 def _damage(exc: BaseException, short: bool) -> str:
