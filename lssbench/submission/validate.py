@@ -406,6 +406,9 @@ def validate_submission(path: str | os.PathLike, reference, limits: Limits = DEF
             submission = _check(folder, reference, limits, log)
     except SubmissionError as exc:
         return ValidationReport(list(exc.problems), log.warnings, None)
+    except (OSError, MemoryError) as exc:  # listing folders, a file vanishing mid-read ...
+        raise machine_fault(exc, "reading the submission") or ScoringMachineError(
+            f"{getattr(exc, 'strerror', None) or type(exc).__name__} while reading the submission") from None
     if submission is not None:
         submission.warnings = list(log.warnings)
     return ValidationReport(log.problems(), log.warnings, submission)
