@@ -5,7 +5,7 @@ settings), so each resample gives a difference ``b_r - a_r``; the CI is the perc
 interval of those differences and the two-sided p-value is
 ``min(1, 2 * min((#{d <= 0} + 1) / (n + 1), (#{d >= 0} + 1) / (n + 1)))`` over the ``n``
 resamples where both sides are defined (the +1 keeps a finite bootstrap from claiming
-p = 0). Comparing a submission with itself gives difference 0, CI [0, 0] and p = 1.
+p = 0: the smallest p-value is 2 / (n + 1)). Comparing a submission with itself gives difference 0, CI [0, 0] and p = 1.
 Results JSON files are accepted when they carry their per-resample values
 (``lssbench evaluate --keep-resamples``); results from different ground truths, splits,
 metrics versions or bootstrap settings are refused, naming what differs.
@@ -101,8 +101,11 @@ def _read_results(path: Path) -> dict:
         results = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise UsageError(f"{path}: not a readable results JSON ({error})") from None
-    if not isinstance(results, dict) or "gt_fingerprint" not in results or "tasks" not in results:
-        raise UsageError(f"{path}: not an lssbench results JSON (no gt_fingerprint or tasks)")
+    if isinstance(results, dict) and "entries" in results:
+        raise UsageError(f"{path} is a leaderboard JSON, not a results JSON: give the two submissions, or their "
+                         "results from `lssbench evaluate --keep-resamples --out`")
+    if not isinstance(results, dict) or "gt_fingerprint" not in results or "submission_fingerprint" not in results:
+        raise UsageError(f"{path}: not an lssbench results JSON (no gt_fingerprint or submission_fingerprint)")
     return results
 
 

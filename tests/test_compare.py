@@ -156,3 +156,16 @@ def test_cli_compare(sample_submissions, ground_truth, tmp_path):
     assert result.exit_code == 0 and "1.000" in result.output
     result = runner.invoke(main, ["compare", str(tmp_path / "nope"), str(kept)])
     assert result.exit_code == 2 and "nope does not exist" in result.output
+
+
+def test_a_leaderboard_or_foreign_json_is_refused(tmp_path):
+    board, other = tmp_path / "board.json", tmp_path / "other.json"
+    board.write_text(json.dumps({"entries": [], "gt_fingerprint": "sha256:0", "tasks": []}))
+    other.write_text("[1, 2]")
+    with pytest.raises(UsageError, match="board.json is a leaderboard JSON, not a results JSON"):
+        compare(board, board)
+    with pytest.raises(UsageError, match="other.json: not an lssbench results JSON"):
+        compare(other, other)
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(UsageError, match="bad.json: not a readable results JSON"):
+        compare(tmp_path / "bad.json", other)
