@@ -157,7 +157,8 @@ def test_board_entries_duplicates_and_best_per_team():
     assert [r["ranks"]["detection"] for r in rows] == [1, 4, 1, 3, None, None]
     assert rows[0]["rank_ci95"] == rows[2]["rank_ci95"] and rows[0]["p_first"] == rows[2]["p_first"]
     # resample 2: b (0.9) first; resamples 1 and 3: a1 and copy tie -> half each
-    assert rows[0]["p_first"]["detection"] == pytest.approx(1 / 3) and rows[3]["p_first"]["detection"] == pytest.approx(1 / 3)
+    assert rows[0]["p_first"]["detection"] == pytest.approx(1 / 3)
+    assert rows[3]["p_first"]["detection"] == pytest.approx(1 / 3)
     assert [r["overall_rank"] for r in rows] == [1, 4, 1, 3, None, None]
     best = rank_board_entries(entries, team_best=True)["entries"]
     assert [r["superseded_by"] for r in best] == [None, "a1", None, None, None, None]

@@ -5,8 +5,8 @@ Rows follow the board shown (all patients, or the public / private board: see
 headline is shown as ``mean [95% CI]`` (just the mean with ``--bootstrap 0``); the best
 value of each column (by that metric's direction) is bold; each task's rank column reads
 ``=2 (1-3)†``: the rank, its 95 % bootstrap interval, and a dagger when the entry is
-statistically tied with the first. Invalid and not-judged entries are listed under the table. Names, meta.json text and problem messages come from
-untrusted submissions: every dialect escapes them with its function in
+statistically tied with the first. Invalid and not-judged entries are listed under the
+table. Names, meta.json text and problem messages come from untrusted submissions: every dialect escapes them with its function in
 :mod:`lssbench.report.tables`, which starts from :func:`lssbench.report.text.clean_text`.
 """
 
