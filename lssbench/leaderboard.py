@@ -60,7 +60,6 @@ class Entry:
     fault: str | None = None  # with status "error": FAULT_MACHINE or FAULT_INTERNAL
     seconds: float = 0.0  # time spent on this entry (for progress lines; not on the board)
     figures: dict = field(default_factory=dict)  # rank fields beyond ``ranks`` (lssbench.ranking)
-    cached: bool = False  # its results came from the results cache (not on the board)
 
     def as_dict(self) -> dict:
         results = None
@@ -308,8 +307,7 @@ def score_cached(jobs: Sequence[Upload], evaluator: Evaluator, *, cache=None, n_
         identities.append(identity)
         record = cache.load(identity) if identity is not None else None
         if record is not None:
-            found[k] = Entry(name=job.name, kind=job.kind, meta=record["meta"], results=record["results"],
-                             cached=True)
+            found[k] = Entry(name=job.name, kind=job.kind, meta=record["meta"], results=record["results"])
             if on_done:
                 on_done(found[k])
     misses = [job for k, job in enumerate(jobs) if k not in found]
