@@ -142,6 +142,8 @@ def foramen_grade(slice_grades: Iterable[int]) -> int:
 # --- Submission and ground-truth file format (see docs/submission.md) ---------------------
 
 DETECTIONS_FILE = "detections.csv"
+#: The same detections in the COCO results format (lssbench/interop/coco.py); one of the two per submission.
+DETECTIONS_JSON_FILE = "detections.json"
 DETECTION_COLUMNS: tuple[str, ...] = ("image_id", "level", "side", "score", "xmin", "ymin", "xmax", "ymax")
 GRADES_FILE = "grades.csv"
 GRADE_COLUMNS: tuple[str, ...] = ("patient_id", "level", "side", "severity")
