@@ -50,12 +50,14 @@ def find_submission(folder: str | os.PathLike) -> Path:
 
 
 def load_reference(folder: str | os.PathLike):
-    """The labelled ground truth of a mounted reference folder."""
+    """The labelled ground truth of a mounted reference folder (or a manifest.json)."""
     from lssbench.groundtruth import load_ground_truth
 
-    gt = load_ground_truth(find_bundle(folder))
+    path = Path(folder)
+    gt = load_ground_truth(path if path.is_file() else find_bundle(path))
     if not gt.has_labels:
-        raise UsageError(f"{folder} holds a public.json, not the private ground truth")
+        raise UsageError(f"{path} is a public.json, not the private ground truth (the folder written by "
+                         "`lssbench prepare`)")
     return gt
 
 
