@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from lssbench.cli.common import (EXIT_INVALID, GT_OPTION, SEED_OPTION, SPLIT_OPTION, BOOTSTRAP_OPTION,
-                                 echo_problems, handle_errors, main, require_exists)
+                                 check_outputs, echo, echo_problems, handle_errors, main, progress, require_exists)
+from lssbench.progress import QUIET
+from lssbench.problems import UsageError
 
 
 # --- submissions ------------------------------------------------------------------------------
@@ -16,15 +18,26 @@ from lssbench.cli.common import (EXIT_INVALID, GT_OPTION, SEED_OPTION, SPLIT_OPT
 @GT_OPTION
 @SPLIT_OPTION
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder (or .zip) to write.")
+@click.option("--force", is_flag=True, help="Replace the submission files already in OUT.")
 @handle_errors
-def template(gt, split, out):
-    """Write a valid starting submission: header-only detections, all-normal grades, all-zero masks."""
+def template(gt, split, out, force):
+    """Write a valid starting submission: header-only detections, all-normal grades, all-zero masks.
+
+    An existing OUT (a submission you may have worked on) is refused unless --force is given.
+    """
     from lssbench.sources import resolve_ground_truth
     from lssbench.submission import write_template
 
-    source = resolve_ground_truth(gt, split)
+    if out.is_symlink() or (out.exists() and not out.is_dir() and not out.is_file()):
+        raise UsageError(f"--out: {out} is a symbolic link or a special file; give a folder or a .zip path")
+    if out.exists() and not force and (out.is_file() or any(out.iterdir())):
+        raise UsageError(f"refusing to overwrite {out}: it exists and may hold your submission; "
+                         "pass --force to replace its submission files, or choose another --out")
+    if out.suffix.lower() == ".zip" or out.is_file():
+        check_outputs(out=out)
+    source = resolve_ground_truth(gt, split, progress=progress())
     path = write_template(source.ground_truth, out)
-    click.echo(f"wrote a template submission for the {source.description} to {path}")
+    echo(f"wrote a template submission for the {source.description} to {path}")
 
 
 @main.command()
@@ -41,30 +54,32 @@ def validate(preds, gt, split):
     from lssbench.submission import validate_submission
 
     require_exists(preds)
-    source = resolve_ground_truth(gt, split)
+    source = resolve_ground_truth(gt, split, progress=progress())
     report = validate_submission(preds, source.ground_truth)
     for warning in report.warnings:
-        click.echo(f"warning: {warning}")
+        echo(f"warning: {warning}")
     if not report.ok:
         count = len(report.problems)
-        click.echo(f"{preds}: INVALID for the {source.description}: {count} problem{'s' * (count != 1)}")
+        echo(f"{preds}: INVALID for the {source.description}: {count} problem{'s' * (count != 1)}")
         echo_problems(report.problems)
         sys.exit(EXIT_INVALID)
     tasks = ", ".join(report.submission.tasks)
-    click.echo(f"{preds}: valid for the {source.description} (tasks: {tasks})")
+    echo(f"{preds}: valid for the {source.description} (tasks: {tasks})")
 
 
 @main.command()
 @click.argument("preds", type=click.Path(path_type=Path))
 @GT_OPTION
 @SPLIT_OPTION
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the results JSON here.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Write the results JSON here (a regular file in an existing folder); without --out no file "
+                   "is written.")
 @BOOTSTRAP_OPTION
 @SEED_OPTION
 @click.option("--quiet", is_flag=True, help="Print only where the results went.")
 @handle_errors
 def evaluate(preds, gt, split, out, n_bootstrap, seed, quiet):
-    """Validate and score submission PREDS; print a summary and write the results JSON."""
+    """Validate and score submission PREDS and print a summary; with --out, also write the results JSON."""
     from lssbench.jsonio import write_json_atomic
     from lssbench.report import format_results
     from lssbench.scoring import Evaluator
@@ -72,12 +87,16 @@ def evaluate(preds, gt, split, out, n_bootstrap, seed, quiet):
     from lssbench.submission import load_submission
 
     require_exists(preds)
-    source = resolve_ground_truth(gt, split)
-    click.echo(f"ground truth: {source.description}", err=quiet)
+    check_outputs(out=out)
+    shown = QUIET if quiet else progress()
+    source = resolve_ground_truth(gt, split, progress=shown)
+    echo(f"ground truth: {source.description}", err=quiet)
     submission = load_submission(preds, source.ground_truth)
-    results = Evaluator(source.ground_truth).evaluate(submission, n_bootstrap=n_bootstrap, seed=seed)
-    if not quiet:
-        click.echo(format_results(results), nl=False)
+    with shown.step("scoring"):
+        results = Evaluator(source.ground_truth).evaluate(submission, n_bootstrap=n_bootstrap, seed=seed)
     if out:
         write_json_atomic(out, results)
-        click.echo(f"results written to {out}")
+    if not quiet:
+        echo(format_results(results), nl=False)
+    if out:
+        echo(f"results written to {out}")
