@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lssbench.cli.common import GT_OPTION, SPLIT_OPTION, handle_errors, main
+from lssbench.cli.common import GT_OPTION, SPLIT_OPTION, check_outputs, echo, handle_errors, main
 from lssbench.problems import UsageError
 
 SPLIT_FILE_OPTION = click.option(
@@ -45,11 +45,11 @@ def export_yolo_command(data, out, classes, with_test_labels, split_file):
                          definition=_definition(split_file))
     for split in result.images:
         labels = f"{result.labels[split]} label files" if split != "test" or with_test_labels else "no labels"
-        click.echo(f"  {split:<5} {len(result.patients[split])} patients, {result.images[split]} images, {labels}")
+        echo(f"  {split:<5} {len(result.patients[split])} patients, {result.images[split]} images, {labels}")
     if result.skipped:
-        click.echo(f"warning: {len(result.skipped)} annotated slices have no PNG and were left out "
+        echo(f"warning: {len(result.skipped)} annotated slices have no PNG and were left out "
                    f"(e.g. {result.skipped[0]})")
-    click.echo(f"wrote the YOLO dataset ({len(result.classes)} classes: {classes}) to {out}; "
+    echo(f"wrote the YOLO dataset ({len(result.classes)} classes: {classes}) to {out}; "
                f"train with data={out / 'data.yaml'}")
 
 
@@ -64,10 +64,9 @@ def export_coco_command(data, split, out, split_file):
     from lssbench.dataset import read_dataset
     from lssbench.interop.coco import export_coco
 
-    if out.is_dir():
-        raise UsageError(f"--out {out} is a folder; give the JSON file to write")
+    check_outputs(out=out)
     export_coco(read_dataset(data), split, out, definition=_definition(split_file))
-    click.echo(f"wrote the COCO ground truth of the {split} split to {out}")
+    echo(f"wrote the COCO ground truth of the {split} split to {out}")
 
 
 @main.group()
@@ -102,7 +101,7 @@ def convert_yolo_command(labels, gt, split, data_yaml, side_from_slice, out):
     names = read_names(data_yaml) if data_yaml else None
     result = convert_yolo(labels, source.ground_truth, names=names, side_from_slice=side_from_slice)
     for warning in result.warnings:
-        click.echo(f"warning: {warning}")
+        echo(f"warning: {warning}")
     write_submission(out, detections=result.detections)
-    click.echo(f"wrote {len(result.detections)} detections from {result.files} label files to "
+    echo(f"wrote {len(result.detections)} detections from {result.files} label files to "
                f"{out / 'detections.csv'} (image sizes from the {source.description})")

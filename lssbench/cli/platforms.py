@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from lssbench.cli.common import BOOTSTRAP_OPTION, SEED_OPTION, handle_errors, main
+from lssbench.cli.common import BOOTSTRAP_OPTION, SEED_OPTION, check_outputs, echo, handle_errors, main
 
 
 @main.group()
@@ -31,9 +31,10 @@ def codabench_bundle(gt, out, docker_image, title, start, n_bootstrap):
     public data (public.json, template.zip), starting kit and an organizer README."""
     from lssbench.platforms import codabench as cb
 
+    check_outputs(out=out)
     path = cb.build_bundle(gt, out, docker_image=docker_image or cb.DEFAULT_IMAGE, title=title or cb.DEFAULT_TITLE,
                            start=start, n_bootstrap=n_bootstrap)
-    click.echo(f"wrote the Codabench bundle to {path} (docker image {docker_image or cb.DEFAULT_IMAGE}); "
+    echo(f"wrote the Codabench bundle to {path} (docker image {docker_image or cb.DEFAULT_IMAGE}); "
                "it holds the private ground truth: keep it private. See README.md inside.")
 
 

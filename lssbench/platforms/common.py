@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 from lssbench.groundtruth import MANIFEST_FILE
-from lssbench.problems import DataError, LssbenchError, ScoringMachineError, SubmissionError, UsageError
+from lssbench.problems import (DataError, LssbenchError, ScoringMachineError, SubmissionError, UsageError,
+                               machine_fault)
 from lssbench.scoring import HEADLINES
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -148,7 +149,11 @@ def run_guarded(body: Callable[[], None], *, err=None) -> int:
     except LssbenchError as error:
         say(f"error: {error}")
         return EXIT_INVALID
-    except Exception as error:  # noqa: BLE001 -- a bug of ours: say so, never blame the participant
+    except Exception as error:  # noqa: BLE001 -- the machine's fault or a bug: never blame the participant
+        fault = machine_fault(error, "scoring the submission")
+        if fault is not None:
+            say(f"error: the scoring machine failed, the submission was not judged: {fault}")
+            return EXIT_INTERNAL
         traceback.print_exc(file=err)
         say(f"internal error of the lssbench scoring program ({type(error).__name__}: {error}); "
             "the submission was not judged")
