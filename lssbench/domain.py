@@ -167,4 +167,6 @@ GRADES_FILE = "grades.csv"
 GRADE_COLUMNS: tuple[str, ...] = ("patient_id", "level", "side", "severity")
 SEGMENTATION_DIR = "segmentation"
 META_FILE = "meta.json"
+#: Every name a submission's top folder may hold (one of the two detection files at most).
+SUBMISSION_NAMES: tuple[str, ...] = (DETECTIONS_FILE, DETECTIONS_JSON_FILE, GRADES_FILE, SEGMENTATION_DIR, META_FILE)
 TASKS: tuple[str, ...] = ("detection", "grading", "segmentation")

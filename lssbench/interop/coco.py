@@ -31,18 +31,6 @@ ITEM_TEXT = '{"image_id", "category_id", "bbox": [x, y, width, height], "score"}
 DATASET_KEYS: tuple[str, ...] = ("images", "annotations", "categories")
 
 
-class ItemTable(Table):
-    """A :class:`Table` of JSON list items: problems name ``item <index>`` instead of a row."""
-
-    def flag(self, mask: np.ndarray, kind: str, message) -> None:
-        hits = np.flatnonzero(mask)
-        self.bad[hits] = True
-        room = self.log.room(self.file, kind)
-        for i in hits[:room]:
-            self.log.add(self.file, f"item {self.rows[i]}", message(int(i)), kind)
-        self.log.skip(self.file, kind, max(len(hits) - room, 0))
-
-
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -125,7 +113,7 @@ def _no_constants(name: str):
 
 
 def read_coco_results(path: Path, rel: str, image_ids, max_bytes: int, max_items: int,
-                      log: ProblemLog) -> ItemTable | None:
+                      log: ProblemLog) -> Table | None:
     """The items of a COCO results file as a table of detection cells (columns
     :data:`domain.DETECTION_COLUMNS`), or None when it cannot be read at all (problems logged).
 
@@ -155,7 +143,7 @@ def read_coco_results(path: Path, rel: str, image_ids, max_bytes: int, max_items
         except ValueError as exc:
             log.add(rel, f"item {index}", str(exc), "item")
     frame = pd.DataFrame(rows, columns=list(DETECTION_COLUMNS), dtype=object)
-    return ItemTable(rel, frame, np.asarray(numbers, dtype=int), log)
+    return Table(rel, frame, np.asarray(numbers, dtype=int), log, unit="item")
 
 
 # --- out ---------------------------------------------------------------------------------

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from lssbench.domain import (DETECTION_COLUMNS, DETECTIONS_FILE, DETECTIONS_JSON_FILE, GRADE_COLUMNS, GRADES_FILE,
-                             META_FILE, PATIENT_ID_PATTERN, SEGMENTATION_DIR, SLICE_NAME_PATTERN)
+                             META_FILE, PATIENT_ID_PATTERN, SEGMENTATION_DIR, SLICE_NAME_PATTERN,
+                             SUBMISSION_NAMES)
 
-#: Every name a submission's top folder may hold.
-TASK_NAMES: tuple[str, ...] = (DETECTIONS_FILE, DETECTIONS_JSON_FILE, GRADES_FILE, SEGMENTATION_DIR, META_FILE)
+TASK_NAMES = SUBMISSION_NAMES
 MASK_TEXT = f"masks are 8-bit PNG files {SEGMENTATION_DIR}/<patient_id>.png of class indices 0-5"
 CONVERT_YOLO = "lssbench convert yolo LABELS --gt public.json --out SUBMISSION"
 #: Image formats a mask is sometimes sent in, and what to call them.

@@ -201,7 +201,14 @@ def _logo() -> bytes:
 def _add_folder(archive: zipfile.ZipFile, folder: Path, prefix: str) -> None:
     for path in sorted(folder.rglob("*")):
         if path.is_file():
-            _write(archive, f"{prefix}/{path.relative_to(folder).as_posix()}", path.read_bytes())
+            _write(archive, f"{prefix}/{path.relative_to(folder).as_posix()}".lstrip("/"), path.read_bytes())
+
+
+def _zip_bytes(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        _add_folder(archive, folder, "")
+    return buffer.getvalue()
 
 
 def _write(archive: zipfile.ZipFile, name: str, data: bytes | str) -> None:
@@ -231,7 +238,7 @@ def build_bundle(gt_path: str | os.PathLike, out: str | os.PathLike, *, docker_i
     buffer = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="lssbench-codabench-") as tmp, \
             zipfile.ZipFile(buffer, "w") as archive:
-        template = write_template(gt, Path(tmp) / "template.zip")
+        template = _zip_bytes(write_template(gt, Path(tmp) / "template"))
         _write(archive, "competition.yaml", yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
         _write(archive, "logo.png", _logo())
         for name, text in _pages(gt.split).items():
@@ -240,7 +247,7 @@ def build_bundle(gt_path: str | os.PathLike, out: str | os.PathLike, *, docker_i
         _write(archive, "scoring_program/score.py", SCORE_PY.format(version=__version__))
         _add_folder(archive, gt.path, "reference_data")
         _write(archive, "public_data/public.json", (gt.path / "public.json").read_bytes())
-        _write(archive, "public_data/template.zip", template.read_bytes())
+        _write(archive, "public_data/template.zip", template)
         _write(archive, "starting_kit/README.md", _starting_kit(gt.split))
         _write(archive, "README.md", _organizer_readme(docker_image, gt.split))
     write_bytes_atomic(out, buffer.getvalue())

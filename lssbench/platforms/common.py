@@ -89,12 +89,10 @@ def headline_values(results: dict) -> dict[str, float]:
 
 
 def tasks_line(results: dict) -> str:
-    """``tasks submitted: detection, grading; not submitted: segmentation``."""
-    from lssbench.domain import TASKS
+    """The "tasks submitted / not submitted" line of a results dict."""
+    from lssbench.report import tasks_line as line
 
-    done = [t for t in TASKS if t in results.get("tasks", [])]
-    missing = [t for t in TASKS if t not in done]
-    return f"tasks submitted: {', '.join(done) or 'none'}; not submitted: {', '.join(missing) or 'none'}"
+    return line(results.get("tasks", []))
 
 
 def detailed_results_html(results: dict) -> str:
