@@ -88,7 +88,8 @@ def _misplaced_folder(path: Path) -> str | None:
                 "(zip the files, not the folder holding them)")
     texts = _yolo_files(path)
     if lower == "labels" or (texts and any(_YOLO_STEM.fullmatch(p.stem) for p in texts)):
-        return (f"found {name + '/'!r}, a folder of {len(texts)} YOLO label files; lssbench reads {DETECTIONS_FILE} "
+        count = f"{len(texts)} YOLO label file{'s' * (len(texts) != 1)}"
+        return (f"found {name + '/'!r}, a folder of {count}; lssbench reads {DETECTIONS_FILE} "
                 f"or {DETECTIONS_JSON_FILE}: convert it with `{CONVERT_YOLO}`")
     if lower in ("masks", "mask", "segmentations", "seg", "predictions") and any(
             _suffix(n) in (".png", *MASK_FORMATS) for n in inner):
