@@ -214,3 +214,10 @@ def test_read_names_accepts_lists_and_maps_and_refuses_the_rest(tmp_path):
         class_table(["L1-L2", "disc"])
     assert [str(p) for p in error.value.problems] == [
         "names: class 1: 'disc' is neither a level (L1-L2, L2-L3, L3-L4, L4-L5, L5-S1) nor a category like 'L1-L2/left'"]
+
+
+def test_convert_yolo_refuses_a_file_as_out(run, yolo_export, val_bundle, tmp_path):
+    (tmp_path / "file").write_text("x")
+    result = run("convert", "yolo", yolo_export / "labels" / "val", "--gt", val_bundle, "--out", tmp_path / "file")
+    assert result.exit_code == 2
+    assert result.output == f"error: --out {tmp_path / 'file'} is a file; give the submission folder (or a .zip) to write\n"

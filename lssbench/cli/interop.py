@@ -85,7 +85,7 @@ def convert():
               help="For levels-only classes: take each box's side from the side of the spine its slice "
                    "lies on (public.json side_of_spine, from the DICOM geometry).")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
-              help="Submission folder to write detections.csv into.")
+              help="Submission folder to write detections.csv into (other task files there stay), or a .zip.")
 @handle_errors
 def convert_yolo_command(labels, gt, split, data_yaml, side_from_slice, out):
     """Turn ultralytics predict output LABELS (a folder of <patient_id>_<slice>.txt with lines
@@ -95,6 +95,10 @@ def convert_yolo_command(labels, gt, split, data_yaml, side_from_slice, out):
     from lssbench.sources import resolve_ground_truth
     from lssbench.submission import write_submission
 
+    if out.suffix.lower() == ".zip":
+        check_outputs(out=out)
+    elif out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give the submission folder (or a .zip) to write")
     if (out / DETECTIONS_JSON_FILE).exists():
         raise UsageError(f"{out} already holds {DETECTIONS_JSON_FILE}; a submission holds one detection file")
     source = resolve_ground_truth(gt, split)
@@ -103,5 +107,6 @@ def convert_yolo_command(labels, gt, split, data_yaml, side_from_slice, out):
     for warning in result.warnings:
         echo(f"warning: {warning}")
     write_submission(out, detections=result.detections)
+    where = out if out.suffix.lower() == ".zip" else out / "detections.csv"
     echo(f"wrote {len(result.detections)} detections from {result.files} label files to "
-               f"{out / 'detections.csv'} (image sizes from the {source.description})")
+         f"{where} (image sizes from the {source.description})")
