@@ -201,3 +201,14 @@ def test_tasks_line_before_any_table(run, sample_submissions, test_bundle, tmp_p
     assert lines[1:3] == ["warning: unknown file 'notes.txt' ignored",
                           "tasks submitted: grading; not submitted: detection, segmentation"]
     assert lines[3].startswith("lssbench ") and "warning" not in "\n".join(lines[3:])
+
+
+def test_coco_bbox_written_as_corners_gets_a_hint(run, sub, ground_truth, test_bundle):
+    image, width, height = _image(ground_truth)
+    (sub / "detections.csv").unlink()
+    (sub / "detections.json").write_text(json.dumps([
+        {"image_id": image, "category_id": 5, "bbox": [300, 200, 330, 240], "score": 0.5}]))
+    assert _only_problem(run, sub, test_bundle) == (
+        f"detections.json: item 0: box xmin 300, ymin 200, xmax 630, ymax 440 lies outside the {width}x{height} "
+        "image (0 <= x <= width, 0 <= y <= height); as corners [xmin, ymin, xmax, ymax] this bbox would fit: the "
+        "COCO bbox is [x, y, width, height], so write [xmin, ymin, xmax - xmin, ymax - ymin]")

@@ -143,5 +143,17 @@ def xywh_valid(x0, y0, x1, y1, widths, heights) -> np.ndarray:
 XYWH_HINT = ("; as x, y, width, height this box would be valid: write xmax = x + width and ymax = y + height "
              f"(or submit {DETECTIONS_JSON_FILE}, whose COCO bbox is [x, y, width, height])")
 
-__all__ = ["MASK_TEXT", "TASK_NAMES", "XYWH_HINT", "misplaced_entry", "misplaced_mask", "normalised_boxes",
+def coco_corners_valid(x0, y0, x1, y1, widths, heights) -> np.ndarray:
+    """Rows of a COCO results file (``x1 = x + w``, ``y1 = y + h``) whose ``bbox`` would be a
+    valid box inside the image if read as corners ``[xmin, ymin, xmax, ymax]``."""
+    x, y, x1, y1, width, height = (np.asarray(a, dtype=float) for a in (x0, y0, x1, y1, widths, heights))
+    xmax, ymax = x1 - x, y1 - y  # the bbox's third and fourth numbers
+    with np.errstate(invalid="ignore"):
+        return (x >= 0) & (y >= 0) & (xmax > x) & (ymax > y) & (xmax <= width) & (ymax <= height)
+
+
+CORNERS_HINT = ("; as corners [xmin, ymin, xmax, ymax] this bbox would fit: the COCO bbox is "
+                "[x, y, width, height], so write [xmin, ymin, xmax - xmin, ymax - ymin]")
+
+__all__ = ["CORNERS_HINT", "coco_corners_valid", "MASK_TEXT", "TASK_NAMES", "XYWH_HINT", "misplaced_entry", "misplaced_mask", "normalised_boxes",
            "xywh_valid"]

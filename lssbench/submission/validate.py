@@ -214,9 +214,11 @@ def _box_checks(table: Table, frame: pd.DataFrame, ref: _Reference) -> None:
         "corners must satisfy xmin < xmax and ymin < ymax" + (nearmiss.XYWH_HINT if xywh[i] else "")))
     with np.errstate(invalid="ignore"):
         outside = valid & ~inverted & _valid(frame, ["image_id"]) & ((x0 < 0) | (y0 < 0) | (x1 > size[:, 0]) | (y1 > size[:, 1]))
+    corners = nearmiss.coco_corners_valid(x0, y0, x1, y1, size[:, 0], size[:, 1]) & (table.unit == "item")
     table.flag(outside, "box", lambda i: (
         f"box xmin {x0[i]:g}, ymin {y0[i]:g}, xmax {x1[i]:g}, ymax {y1[i]:g} lies outside the "
-        f"{size[i, 0]:g}x{size[i, 1]:g} image (0 <= x <= width, 0 <= y <= height)"))
+        f"{size[i, 0]:g}x{size[i, 1]:g} image (0 <= x <= width, 0 <= y <= height)"
+        + (nearmiss.CORNERS_HINT if corners[i] else "")))
 
 
 def _read_detections(path: Path, ref: _Reference, limits: Limits, log: ProblemLog) -> pd.DataFrame | None:
