@@ -79,8 +79,8 @@ def score_main(argv: list[str] | None = None, *, expected_version: str | None = 
         for warning in scored.warnings:
             print(f"warning: {warning}")
         print(tasks_line(results))
-        scores = {score_key(h): headline_values(results)[h.name] for h in HEADLINES
-                  if h.name in headline_values(results)}
+        values = headline_values(results)
+        scores = {score_key(h): values[h.name] for h in HEADLINES if h.name in values}
         args.output.mkdir(parents=True, exist_ok=True)
         write_json_atomic(args.output / RESULTS_FILE, results)
         write_text_atomic(args.output / DETAILED_FILE, detailed_results_html(results))

@@ -19,9 +19,9 @@ from lssbench.groundtruth import MANIFEST_FILE
 from lssbench.problems import (DataError, LssbenchError, ScoringMachineError, SubmissionError, UsageError,
                                machine_fault)
 from lssbench.scoring import HEADLINES
+from lssbench.submission.archive import JUNK_NAMES as JUNK
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-JUNK = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini")
 
 
 def find_bundle(folder: str | os.PathLike, what: str = "reference data") -> Path:
