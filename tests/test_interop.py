@@ -221,3 +221,28 @@ def test_convert_yolo_refuses_a_file_as_out(run, yolo_export, val_bundle, tmp_pa
     result = run("convert", "yolo", yolo_export / "labels" / "val", "--gt", val_bundle, "--out", tmp_path / "file")
     assert result.exit_code == 2
     assert result.output == f"error: --out {tmp_path / 'file'} is a file; give the submission folder (or a .zip) to write\n"
+
+
+def test_side_from_slice_on_a_midline_slice_is_reported(tmp_path):
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from lssbench.interop.yolo import convert_yolo
+    from lssbench.problems import SubmissionError
+
+    images = pd.DataFrame({"image_id": ["PATIENT0000001/IM000003", "PATIENT0000001/IM000009"],
+                           "width": [100, 100], "height": [50, 50]})
+    reference = SimpleNamespace(split="val", images=images,
+                                image_sides={"PATIENT0000001/IM000003": "right", "PATIENT0000001/IM000009": None})
+    (tmp_path / "PATIENT0000001_IM000003.txt").write_text("2 0.5 0.5 0.2 0.4 0.75\n")
+    (tmp_path / "PATIENT0000001_IM000009.txt").write_text("2 0.5 0.5 0.2 0.4 0.75\n")
+    with pytest.raises(SubmissionError) as error:
+        convert_yolo(tmp_path, reference, names=list(LEVELS), side_from_slice=True)
+    assert [str(p) for p in error.value.problems] == [
+        "PATIENT0000001_IM000009.txt: line 1: class 2 has no side and the side of the spine of "
+        "PATIENT0000001/IM000009 is unknown (midline slice, or public.json without side_of_spine)"]
+    (tmp_path / "PATIENT0000001_IM000009.txt").unlink()
+    converted = convert_yolo(tmp_path, reference, names=list(LEVELS), side_from_slice=True)
+    assert converted.detections.values.tolist() == [
+        ["PATIENT0000001/IM000003", "L3-L4", "right", 0.75, 40.0, 15.0, 60.0, 35.0]]
