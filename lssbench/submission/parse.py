@@ -175,8 +175,8 @@ def _header_hint(header: list[str], rel: str, required, optional, log: ProblemLo
                 return True
     if not {n.lower() for n in header} & known:
         shown = ", ".join(repr(c[:40]) for c in header[:4]) + (", ..." if len(header) > 4 else "")
-        data = any(PATIENT_ID_PATTERN.match(c) for c in header)
-        log.add(rel, "row 1", f"no column names found (row 1 holds {shown}){': it looks like data, the header row is missing' if data else ''}; "
+        data = ": it looks like data, the header row is missing" if any(PATIENT_ID_PATTERN.match(c) for c in header) else ""
+        log.add(rel, "row 1", f"no column names found (row 1 holds {shown}){data}; "
                 f"the first row must be the header {','.join(required)}")
         return True
     return False
@@ -494,7 +494,8 @@ def _forbidden_character(item: str, rule: dict) -> str | None:
     for position, char in enumerate(item, start=1):
         if not allowed.fullmatch(char):
             kind = _CHARACTER_KINDS.get(unicodedata.category(char), "a character not allowed here")
-            return f"character {position} is U+{ord(char):04X} ({kind}); refused: {rule.get('description', '')}".rstrip(": ")
+            rule_text = f": {rule['description']}" if rule.get("description") else ""
+            return f"character {position} is U+{ord(char):04X} ({kind}); refused{rule_text}"
     return None
 
 

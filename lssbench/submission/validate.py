@@ -38,9 +38,9 @@ from lssbench.domain import (
     parse_side,
     split_image_id,
 )
+from lssbench.interop import coco, nearmiss
 from lssbench.jsonio import fingerprint
 from lssbench.problems import Problem, ScoringMachineError, SubmissionError, machine_fault
-from lssbench.interop import coco, nearmiss
 from lssbench.splits import assign_split
 from lssbench.submission.archive import DEFAULT_LIMITS, JUNK_NAMES, Limits, open_submission
 from lssbench.submission.parse import (
@@ -428,6 +428,9 @@ def validate_submission(path: str | os.PathLike, reference, limits: Limits = DEF
             submission = _check(folder, reference, limits, log)
     except SubmissionError as exc:
         return ValidationReport(list(exc.problems), log.warnings, None)
+    except (OSError, MemoryError) as exc:  # listing folders, a file vanishing mid-read ...
+        raise machine_fault(exc, "reading the submission") or ScoringMachineError(
+            f"{getattr(exc, 'strerror', None) or type(exc).__name__} while reading the submission") from None
     if submission is not None:
         submission.warnings = list(log.warnings)
     return ValidationReport(log.problems(), log.warnings, submission)
