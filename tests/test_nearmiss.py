@@ -212,3 +212,16 @@ def test_coco_bbox_written_as_corners_gets_a_hint(run, sub, ground_truth, test_b
         f"detections.json: item 0: box xmin 300, ymin 200, xmax 630, ymax 440 lies outside the {width}x{height} "
         "image (0 <= x <= width, 0 <= y <= height); as corners [xmin, ymin, xmax, ymax] this bbox would fit: the "
         "COCO bbox is [x, y, width, height], so write [xmin, ymin, xmax - xmin, ymax - ymin]")
+
+
+def test_a_near_miss_beside_the_real_task_file_is_only_a_warning(run, sub, ground_truth, test_bundle):
+    image, _, _ = _image(ground_truth)
+    (sub / "labels").mkdir()
+    (sub / "labels" / f"{image.replace('/', '_')}.txt").write_text("4 0.5 0.5 0.1 0.1 0.9\n")
+    (sub / "grades.xlsx").write_text("x")
+    result = run("validate", sub, "--gt", test_bundle)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[:2] == [
+        "warning: found 'grades.xlsx'; expected grades.csv; ignored, since grades.csv is there",
+        "warning: found 'labels/', a folder of 1 YOLO label file; lssbench reads detections.csv or detections.json: "
+        f"convert it with {CONVERT}; ignored, since detections.csv is there"]

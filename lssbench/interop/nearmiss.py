@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -53,48 +54,65 @@ def _yolo_files(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.suffix.lower() == ".txt" and p.is_file()]
 
 
-def misplaced_entry(path: Path) -> str | None:
-    """Why an entry of the submission's top folder that is not one of :data:`TASK_NAMES` looks
-    like a task file under another name, format or place (the submission is then invalid), or
-    None for an entry that is merely unknown (ignored with a warning)."""
+class NearMiss(NamedTuple):
+    """An entry that looks like a task file: what it stands for (a :data:`TASK_NAMES` entry,
+    or "" when it cannot be told) and the message naming what was found and what is expected."""
+
+    stands_for: str
+    message: str
+
+
+def misplaced_entry(path: Path) -> NearMiss | None:
+    """A :class:`NearMiss` for an entry of the submission's top folder that is not one of
+    :data:`TASK_NAMES` but looks like a task file under another name, format or place, or None
+    for an entry that is merely unknown (ignored with a warning)."""
     name, lower = path.name, path.name.lower()
     suffix, stem = _suffix(name), lower.split(".")[0]
     if lower in TASK_NAMES:
-        return f"found {name!r}; expected {lower!r} (file names are lower-case)"
+        return NearMiss(lower, f"found {name!r}; expected {lower!r} (file names are lower-case)")
     if path.is_dir():
         return _misplaced_folder(path)
     if stem in ("detections", "grades", "meta"):
-        return f"found {name!r}; expected {_expected(stem)}"
+        return NearMiss(f"{stem}.{'csv' if stem != 'meta' else 'json'}", f"found {name!r}; expected {_expected(stem)}")
     if suffix in MASK_FORMATS:
-        return f"found {name!r}, {MASK_FORMATS[suffix]}; {MASK_TEXT}"
+        return NearMiss(SEGMENTATION_DIR, f"found {name!r}, {MASK_FORMATS[suffix]}; {MASK_TEXT}")
     if suffix == ".txt" and _YOLO_STEM.fullmatch(path.stem):
-        return (f"found {name!r}, a YOLO label file; lssbench reads {DETECTIONS_FILE} or {DETECTIONS_JSON_FILE}: "
-                f"convert YOLO predictions with `{CONVERT_YOLO}`")
+        return NearMiss(DETECTIONS_FILE, f"found {name!r}, a YOLO label file; lssbench reads {DETECTIONS_FILE} or "
+                                         f"{DETECTIONS_JSON_FILE}: convert YOLO predictions with `{CONVERT_YOLO}`")
     if suffix == ".csv":
         header = _csv_header(path)
         for columns, expected in ((DETECTION_COLUMNS, DETECTIONS_FILE), (GRADE_COLUMNS, GRADES_FILE)):
             if set(columns) <= header:
-                return f"found {name!r} with the columns of {expected}; name it {expected}"
+                return NearMiss(expected, f"found {name!r} with the columns of {expected}; name it {expected}")
     return None
 
 
-def _misplaced_folder(path: Path) -> str | None:
+def _misplaced_folder(path: Path) -> NearMiss | None:
     name, lower = path.name, path.name.lower()
     inner = {p.name for p in path.iterdir()}
     nested = sorted(inner & set(TASK_NAMES))
     if nested:
         shown = ", ".join(f"{name}/{n}" for n in nested)
-        return (f"found task files one folder down ({shown}); put them at the top of the submission "
-                "(zip the files, not the folder holding them)")
+        return NearMiss("", f"found task files one folder down ({shown}); put them at the top of the submission "
+                            "(zip the files, not the folder holding them)")
     texts = _yolo_files(path)
     if lower == "labels" or (texts and any(_YOLO_STEM.fullmatch(p.stem) for p in texts)):
         count = f"{len(texts)} YOLO label file{'s' * (len(texts) != 1)}"
-        return (f"found {name + '/'!r}, a folder of {count}; lssbench reads {DETECTIONS_FILE} "
-                f"or {DETECTIONS_JSON_FILE}: convert it with `{CONVERT_YOLO}`")
+        return NearMiss(DETECTIONS_FILE, f"found {name + '/'!r}, a folder of {count}; lssbench reads "
+                                         f"{DETECTIONS_FILE} or {DETECTIONS_JSON_FILE}: convert it with `{CONVERT_YOLO}`")
     if lower in ("masks", "mask", "segmentations", "seg", "predictions") and any(
             _suffix(n) in (".png", *MASK_FORMATS) for n in inner):
-        return f"found masks in {name + '/'!r}; expected the folder {SEGMENTATION_DIR}/ ({MASK_TEXT})"
+        return NearMiss(SEGMENTATION_DIR, f"found masks in {name + '/'!r}; expected the folder {SEGMENTATION_DIR}/ "
+                                          f"({MASK_TEXT})")
     return None
+
+
+def covered_by(near: NearMiss, present) -> str | None:
+    """The task file among ``present`` (names found at the top) that already submits what
+    ``near`` stands for -- then ``near`` is only a warning -- or None."""
+    family = (DETECTIONS_FILE, DETECTIONS_JSON_FILE) if near.stands_for in (DETECTIONS_FILE, DETECTIONS_JSON_FILE) \
+        else (near.stands_for,)
+    return next((name for name in family if name and name in present), None)
 
 
 def misplaced_mask(path: Path) -> str | None:
@@ -155,5 +173,5 @@ def coco_corners_valid(x0, y0, x1, y1, widths, heights) -> np.ndarray:
 CORNERS_HINT = ("; as corners [xmin, ymin, xmax, ymax] this bbox would fit: the COCO bbox is "
                 "[x, y, width, height], so write [xmin, ymin, xmax - xmin, ymax - ymin]")
 
-__all__ = ["CORNERS_HINT", "coco_corners_valid", "MASK_TEXT", "TASK_NAMES", "XYWH_HINT", "misplaced_entry", "misplaced_mask", "normalised_boxes",
-           "xywh_valid"]
+__all__ = ["CORNERS_HINT", "MASK_TEXT", "TASK_NAMES", "XYWH_HINT", "NearMiss", "coco_corners_valid", "covered_by",
+           "misplaced_entry", "misplaced_mask", "normalised_boxes", "xywh_valid"]

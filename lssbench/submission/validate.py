@@ -370,7 +370,7 @@ def _unknown_entry(path: Path) -> str:
 
 def _survey(folder: Path, log: ProblemLog) -> dict[str, Path]:
     """Known entries of the content folder by name; problems for wrong kinds, warnings for the rest."""
-    found = {}
+    found, near_misses = {}, []
     for path in sorted(folder.iterdir()):
         if path.name in JUNK_NAMES:
             continue
@@ -384,10 +384,15 @@ def _survey(folder: Path, log: ProblemLog) -> dict[str, Path]:
                 found[path.name] = path
             else:
                 log.add(path.name, "", "expected a file, found a folder")
-        elif misplaced := nearmiss.misplaced_entry(path):
-            log.add("", "", misplaced)
+        elif near := nearmiss.misplaced_entry(path):
+            near_misses.append(near)
         else:
             log.warn(_unknown_entry(path))
+    for near in near_misses:  # a problem, unless the task it stands for is submitted anyway
+        if covering := nearmiss.covered_by(near, found):
+            log.warn(f"{near.message}; ignored, since {covering} is there")
+        else:
+            log.add("", "", near.message)
     if DETECTIONS_FILE in found and DETECTIONS_JSON_FILE in found:
         log.add("", "", f"both {DETECTIONS_FILE} and {DETECTIONS_JSON_FILE} found; a submission holds exactly "
                         "one detection file: remove one")
