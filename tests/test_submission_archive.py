@@ -149,7 +149,7 @@ def test_nested_zip_not_extracted(tmp_path):
     report = validate_submission(outer, make_reference())
     assert "nested archive 'inner.zip' not extracted; ignored" in report.warnings
     assert messages(report) == [
-        "empty submission: no detections.csv, grades.csv or segmentation/<patient_id>.png found"
+        "empty submission: no detections.csv, detections.json, grades.csv or segmentation/<patient_id>.png found"
     ]
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from lssbench.domain import DETECTIONS_FILE, GRADES_FILE, META_FILE, SEGMENTATION_DIR
+from lssbench.domain import SUBMISSION_NAMES
 from lssbench.problems import Problem, ScoringMachineError, SubmissionError, UsageError, machine_fault
 
 MiB = 1 << 20
@@ -54,7 +54,7 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 #: Names at a submission's root that mark it as the content root.
-KNOWN_ROOT_NAMES = (DETECTIONS_FILE, GRADES_FILE, SEGMENTATION_DIR, META_FILE)
+KNOWN_ROOT_NAMES = SUBMISSION_NAMES
 #: Operating-system litter: skipped when extracting, never reported.
 JUNK_NAMES = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini")
 _CHUNK = 1 << 16
