@@ -77,15 +77,15 @@ class Evaluator:
         """Results dict for every task present in ``submission`` (a validated Submission).
 
         ``keep_resamples`` (default: the evaluator's) adds ``results["resamples"]``: each
-        headline's value on every bootstrap resample (``None`` where undefined), in order. The draws depend
-        on ``seed``, ``n_bootstrap`` and the ground truth's patients only, so two submissions
-        scored with the same settings are paired resample by resample.
+        headline's value on every bootstrap resample (``None`` where undefined), in order.
+        The draws depend on ``seed``, ``n_bootstrap`` and the ground truth's patients only,
+        so two submissions scored with the same settings are paired resample by resample.
 
-        ``parts`` (default: the evaluator's; ``{name: patient IDs}``, e.g. the public and private patients of a
-        board) adds ``results["parts"][name]``: the headlines on those patients alone
-        (a re-weighting: weight 1 on the part's patients, 0 elsewhere), their CIs from
-        resamples drawn within the part (:func:`subset_counts`, same seed), and with
-        ``keep_resamples`` their per-resample values.
+        ``parts`` (default: the evaluator's; ``{name: patient IDs}``, e.g. the public and
+        private patients of a board) adds ``results["parts"][name]``: the headlines on those
+        patients alone (a re-weighting: weight 1 on the part's patients, 0 elsewhere), their
+        CIs from resamples drawn within the part (:func:`subset_counts`, same seed), and
+        with ``keep_resamples`` their per-resample values.
         """
         keep_resamples = self.keep_resamples if keep_resamples is None else keep_resamples
         parts = self.parts if parts is None else parts
