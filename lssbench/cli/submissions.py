@@ -80,8 +80,10 @@ def validate(preds, gt, split):
 @BOOTSTRAP_OPTION
 @SEED_OPTION
 @click.option("--quiet", is_flag=True, help="Print only where the results went.")
+@click.option("--keep-resamples", is_flag=True,
+              help="Keep each headline's value on every bootstrap resample in the JSON (for `lssbench compare`).")
 @handle_errors
-def evaluate(preds, gt, split, out, n_bootstrap, seed, quiet):
+def evaluate(preds, gt, split, out, n_bootstrap, seed, quiet, keep_resamples):
     """Validate and score submission PREDS and print a summary; with --out, also write the results JSON."""
     from lssbench.jsonio import write_json_atomic
     from lssbench.report import format_results, tasks_line
@@ -96,7 +98,8 @@ def evaluate(preds, gt, split, out, n_bootstrap, seed, quiet):
     echo(f"ground truth: {source.description}", err=quiet)
     submission = load_submission(preds, source.ground_truth)
     with shown.step("scoring"):
-        results = Evaluator(source.ground_truth).evaluate(submission, n_bootstrap=n_bootstrap, seed=seed)
+        results = Evaluator(source.ground_truth).evaluate(submission, n_bootstrap=n_bootstrap, seed=seed,
+                                                          keep_resamples=keep_resamples)
     if out:
         write_json_atomic(out, results)
     if not quiet:  # warnings and the tasks first: a skipped task is never news after the tables
