@@ -71,7 +71,7 @@ def _write_board(board: dict, out: Path | None, views: dict) -> None:
 def demo(out, patients, n_bootstrap):
     """Synthesize data, prepare the test bundle, score three sample submissions
     (perfect, jittered, weak) into a leaderboard, and say where everything is."""
-    from lssbench.demo import run_demo
+    from lssbench.demo import footprint_text, run_demo
 
     click.echo(f"lssbench {__version__} demo in {out} ...")
     outputs = run_demo(out, n_patients=patients, n_bootstrap=n_bootstrap)
@@ -84,3 +84,4 @@ def demo(out, patients, n_bootstrap):
                         ("leaderboard JSON", outputs.leaderboard), *[(k, p) for k, (p, _) in views.items()]]:
         click.echo(f"  {label:<22} {path}")
     click.echo(f"\nnext: lssbench evaluate {outputs.submissions['jittered']} --gt {outputs.gt}")
+    click.echo(footprint_text(out))
