@@ -56,6 +56,22 @@ def test_deflate_jpeg_and_jpeg2000_decode(name, syntax, shape):
     assert pixels.shape == shape and pixels.dtype == np.float32 and pixels.std() > 0
 
 
+@pytest.mark.parametrize("syntax, predictor", [(pydicom.uid.JPEGLosslessSV1, 1), (pydicom.uid.JPEGLossless, 7)])
+def test_jpeg_lossless_decodes_to_the_same_pixels(tmp_path, syntax, predictor):
+    """JPEG Lossless (process 14), the commonest clinical lossless syntax: encoded by imagecodecs
+    (libjpeg-turbo), an encoder independent of the decoders lssbench installs."""
+    imagecodecs = pytest.importorskip("imagecodecs")
+    ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    frame = imagecodecs.jpeg8_encode(_reference().astype(np.uint16), lossless=True, predictor=predictor,
+                                     bitspersample=16)
+    ds.file_meta.TransferSyntaxUID = syntax
+    ds.PixelRepresentation = 0
+    ds.PixelData = pydicom.encaps.encapsulate([frame])
+    ds["PixelData"].VR = "OB"
+    ds.save_as(tmp_path / "ll.dcm")
+    assert np.array_equal(read_dicom_slice(tmp_path / "ll.dcm"), _reference())
+
+
 def test_every_common_syntax_has_an_installed_decoder():
     for uid in (*MR_SMALL.values(), pydicom.uid.DeflatedExplicitVRLittleEndian, pydicom.uid.JPEGBaseline8Bit,
                 pydicom.uid.JPEGExtended12Bit, pydicom.uid.JPEGLossless, pydicom.uid.JPEGLosslessSV1,

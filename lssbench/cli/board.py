@@ -70,7 +70,10 @@ def _write_board(board: dict, out: Path | None, views: dict) -> None:
 @handle_errors
 def demo(out, patients, n_bootstrap):
     """Synthesize data, prepare the test bundle, score three sample submissions
-    (perfect, jittered, weak) into a leaderboard, and say where everything is."""
+    (perfect, jittered, weak) into a leaderboard, and say where everything is.
+
+    The data is the compact synthetic variant (DICOM at half the PNG matrix; about 190 MB for
+    100 patients); the folder's size is printed at the end."""
     from lssbench.demo import footprint_text, run_demo
 
     click.echo(f"lssbench {__version__} demo in {out} ...")
