@@ -164,8 +164,8 @@ def run_demo(out: str | os.PathLike = DEFAULT_DEMO_DIR, *, n_patients: int | Non
 
 def footprint_text(out: str | os.PathLike) -> str:
     """What the demo folder ``out`` takes on disk and how to remove it (printed at the end)."""
-    from lssbench.disk import folder_size, format_size
+    from lssbench.disk import count_files, folder_size, format_size
 
     files, size = folder_size(out)
-    return (f"the demo folder {out} takes {format_size(size)} ({files:,} files); "
+    return (f"the demo folder {out} takes {format_size(size)} ({count_files(files)}); "
             f"remove it with: rm -rf {shlex.quote(str(out))}")

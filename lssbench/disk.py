@@ -30,7 +30,12 @@ def format_size(n_bytes: int) -> str:
     return f"{value:.0f} {unit}" if unit == "B" or value >= 99.5 else f"{value:.3g} {unit}"
 
 
+def count_files(files: int) -> str:
+    """``"1 file"``, ``"2,412 files"``."""
+    return f"{files:,} file{'s' * (files != 1)}"
+
+
 def describe_folder(path: str | os.PathLike) -> str:
     """``"<path>: 2,412 files, 171 MB"``."""
     files, size = folder_size(path)
-    return f"{Path(path)}: {files:,} files, {format_size(size)}"
+    return f"{Path(path)}: {count_files(files)}, {format_size(size)}"
