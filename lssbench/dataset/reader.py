@@ -21,9 +21,9 @@ Conventions and decisions:
   must equal ``<size>``. A slice with no ``<object>`` is kept (an image without boxes).
 * Boxes are PASCAL VOC corners in PNG pixels: need xmin < xmax, ymin < ymax, inside
   [0, width] x [0, height].
-* DICOM: headers only (``stop_before_pixels``; the TransferSyntaxUID of each file is
-  recorded, pixels are decoded by :mod:`lssbench.dataset.images`); files that are not DICOM images are skipped
-  (a problem only when a folder holds no image at all). Several series in one folder: the
+* DICOM: headers only (``stop_before_pixels``; each file's TransferSyntaxUID is recorded,
+  pixels are decoded by :mod:`lssbench.dataset.images`); files that are not DICOM images are
+  skipped (a problem only when a folder holds no image at all). Several series in one folder: the
   sagittal ones (ImageOrientationPatient, else a folder name containing "sag") are kept; more
   than one left is a problem. Slices sorted by InstanceNumber; the most common size and
   PixelSpacing are recorded, any disagreement is a problem.
