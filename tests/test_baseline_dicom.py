@@ -26,7 +26,7 @@ def test_every_transfer_syntax_reaches_the_baseline_volume(synthetic_dataset):
     for pid, series in sorted(synthetic_dataset.series.items()):
         (syntax,) = set(series.transfer_syntaxes)
         by_syntax.setdefault(syntax, pid)
-    assert len(by_syntax) == 5  # uncompressed, JPEG-LS, JPEG 2000, RLE, deflated
+    assert len(by_syntax) == 6  # explicit and implicit VR, JPEG-LS, JPEG 2000, RLE, deflated
     for syntax, pid in sorted(by_syntax.items()):
         volume = read_volume(synthetic_dataset.series[pid])
         assert volume is not None, syntax  # read_volume returns None when decoding fails

@@ -168,7 +168,8 @@ def test_check_data_reports_syntaxes_and_undecodable_slices_with_exit_1(syntheti
     runner = CliRunner()
     fine = runner.invoke(main, ["check-data", str(synthetic_dataset_dir)], catch_exceptions=False)
     assert fine.exit_code == 0, fine.output
-    for name in ("Explicit VR Little Endian", "JPEG-LS Lossless Image Compression", "RLE Lossless",
+    for name in ("Explicit VR Little Endian", "Implicit VR Little Endian", "JPEG-LS Lossless Image Compression",
+                 "RLE Lossless",
                  "JPEG 2000 Image Compression (Lossless Only)", "Deflated Explicit VR Little Endian"):
         assert f'"name": "{name}"' in fine.output
     assert '"which": "first of each series"' in fine.output and "no problems found" in fine.output

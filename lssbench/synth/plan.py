@@ -21,6 +21,7 @@ import numpy as np
 from pydicom.uid import (
     DeflatedExplicitVRLittleEndian,
     ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGLSLossless,
     RLELossless,
@@ -52,9 +53,10 @@ ZERO_BASED_SHARE = 0.2
 #: Transfer syntaxes of the DICOM series (all lossless) and how often they occur, per series.
 #: Drawn from a stream of its own, so pixels, labels and every other draw do not depend on it.
 TRANSFER_SYNTAXES: tuple[str, ...] = (
-    ExplicitVRLittleEndian, JPEGLSLossless, JPEG2000Lossless, RLELossless, DeflatedExplicitVRLittleEndian,
+    ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGLSLossless, JPEG2000Lossless, RLELossless,
+    DeflatedExplicitVRLittleEndian,
 )
-TRANSFER_SYNTAX_WEIGHTS: tuple[float, ...] = (0.20, 0.50, 0.15, 0.10, 0.05)
+TRANSFER_SYNTAX_WEIGHTS: tuple[float, ...] = (0.15, 0.05, 0.50, 0.15, 0.10, 0.05)
 
 #: Target severity mix of boxed foramina (grades 0-3).
 GRADE_MIX: tuple[float, ...] = (0.70, 0.15, 0.09, 0.06)

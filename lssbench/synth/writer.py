@@ -5,7 +5,7 @@ PNGs written with fixed options, compressed pixels by fixed encoder plugins
 (:data:`ENCODER_PLUGINS`; byte-identical for the same plugin versions).
 
 DICOM pixels are stored in the series' transfer syntax (``SeriesPlan.transfer_syntax``):
-uncompressed, deflated (the whole data set, as pydicom writes it), or one lossless frame per
+uncompressed (explicit or implicit VR little endian), deflated (the whole data set, as pydicom writes it), or one lossless frame per
 file encapsulated with a basic offset table (RLE Lossless, JPEG-LS Lossless, JPEG 2000
 Lossless); decoding gives back the uncompressed pixels exactly.
 
@@ -31,6 +31,7 @@ from pydicom.encaps import encapsulate
 from pydicom.pixels import get_encoder
 from pydicom.uid import (
     DeflatedExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGLSLossless,
     MRImageStorage,
@@ -87,12 +88,12 @@ def _series_dataset(plan: PatientPlan) -> Dataset:
     return ds
 
 
-def _encode(elements) -> dict[int, bytes]:
-    """Explicit VR little endian bytes of each data element, keyed by tag."""
+def _encode(elements, implicit: bool = False) -> dict[int, bytes]:
+    """Little endian bytes (explicit VR, else implicit) of each data element, keyed by tag."""
     encoded = {}
     for elem in elements:
         buffer = DicomBytesIO()
-        buffer.is_little_endian, buffer.is_implicit_VR = True, False
+        buffer.is_little_endian, buffer.is_implicit_VR = True, implicit
         write_data_element(buffer, elem)
         encoded[int(elem.tag)] = buffer.getvalue()
     return encoded
@@ -153,7 +154,7 @@ def dicom_bytes(plan: PatientPlan, shared: dict[int, bytes], index: int, pixels:
     meta = DicomBytesIO()
     meta.is_little_endian, meta.is_implicit_VR = True, False
     write_file_meta_info(meta, _file_meta(ds, syntax), enforce_standard=True)
-    elements = {**shared, **_encode(ds.values())}
+    elements = {**shared, **_encode(ds.values(), syntax == ImplicitVRLittleEndian)}
     body = b"".join(elements[tag] for tag in sorted(elements))
     if syntax == DeflatedExplicitVRLittleEndian:
         body = _deflate(body)
@@ -161,7 +162,7 @@ def dicom_bytes(plan: PatientPlan, shared: dict[int, bytes], index: int, pixels:
 
 
 def shared_elements(plan: PatientPlan) -> dict[int, bytes]:
-    return _encode(_series_dataset(plan).values())
+    return _encode(_series_dataset(plan).values(), plan.series.transfer_syntax == ImplicitVRLittleEndian)
 
 
 def full_dataset(plan: PatientPlan, index: int, pixels: np.ndarray) -> Dataset:
