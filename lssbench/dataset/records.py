@@ -59,6 +59,7 @@ class Series:
     pixel_spacing_mm: tuple[float, float]  # DICOM PixelSpacing: (row spacing, column spacing)
     slice_thickness_mm: float | None
     x_positions_mm: list[float]  # ImagePositionPatient x per slice (gives the scan direction)
+    transfer_syntaxes: list[str] = field(default_factory=list)  # TransferSyntaxUID per slice ("" unknown)
 
     def spacing_for(self, width: int, height: int) -> tuple[float, float]:
         """(row, column) spacing in mm on a PNG grid of ``width`` x ``height`` resized from DICOM."""
