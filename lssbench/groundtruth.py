@@ -25,7 +25,7 @@ from PIL import Image
 from lssbench import __version__
 from lssbench.dataset.records import AnnotatedSlice, Dataset, SegmentationCase
 from lssbench.domain import (CATEGORIES, GRADE_COLUMNS, GRADE_NAMES, GRADE_RULE, GRADE_RULE_TEXT,
-                             GRADES_FILE, LEVELS, NUM_SEGMENTATION_CLASSES, SEGMENTATION_DIR, SIDES,
+                             GRADES_FILE, LEVELS, NUM_SEGMENTATION_CLASSES, SEGMENTATION_DIR, SIDES, SPLITS,
                              category_id, foramen_grade, split_category, split_image_id)
 from lssbench.formats import grades_csv, mask_png
 from lssbench.jsonio import dumps, fingerprint, sha256_bytes, write_bytes_atomic, write_text_atomic
@@ -40,6 +40,8 @@ MANIFEST_FILE = "manifest.json"
 PUBLIC_FILE = "public.json"
 #: Pseudo-file under which the image/case geometry (sizes, spacing) enters the fingerprint.
 GEOMETRY_KEY = "manifest.json#geometry"
+#: Key of public.json's images holding the side of the spine a slice lies on (geometry, not a label).
+SIDE_OF_SPINE = "side_of_spine"
 BOX_COLUMNS: tuple[str, ...] = ("image_id", "patient_id", "level", "side", "severity",
                                 "xmin", "ymin", "xmax", "ymax")
 IMAGE_COLUMNS: tuple[str, ...] = ("image_id", "patient_id", "width", "height")
@@ -166,10 +168,24 @@ def _geometry(dataset: Dataset, slices, cases) -> dict:
             "cases": {pid: entry(pid, c.width, c.height) for pid, c in cases.items()}}
 
 
+def coco_image_ids(image_ids: Iterable[str]) -> dict[str, int]:
+    """COCO image id of each image ID: 1, 2, ... in sorted image ID order (detection.json, public.json)."""
+    return {image: number for number, image in enumerate(sorted(image_ids), start=1)}
+
+
+def coco_categories() -> list[dict]:
+    """The ten COCO categories: id 1-10 in :data:`domain.CATEGORIES` order, name ``"L3-L4/left"``."""
+    return [{"id": n, "name": name, "supercategory": "foramen",
+             "level": split_category(name)[0], "side": split_category(name)[1]}
+            for n, name in enumerate(CATEGORIES, start=1)]
+
+
 def coco_detection(slices: list[AnnotatedSlice], split: str, definition_name: str) -> dict:
     """The COCO dict of ``slices`` (sorted by image ID); ``severity`` is an extra field."""
     images, annotations = [], []
-    for number, s in enumerate(slices, start=1):
+    numbers = coco_image_ids(s.image_id for s in slices)
+    for s in slices:
+        number = numbers[s.image_id]
         images.append({"id": number, "file_name": s.image_id, "width": s.width, "height": s.height})
         for box in sorted(s.boxes, key=_box_key):
             x, y = float(box.xmin), float(box.ymin)
@@ -177,14 +193,20 @@ def coco_detection(slices: list[AnnotatedSlice], split: str, definition_name: st
             annotations.append({"id": len(annotations) + 1, "image_id": number, "iscrowd": 0,
                                 "category_id": category_id(box.level, box.side),
                                 "bbox": [x, y, w, h], "area": w * h, "severity": int(box.severity)})
-    categories = [{"id": n, "name": name, "supercategory": "foramen",
-                   "level": split_category(name)[0], "side": split_category(name)[1]}
-                  for n, name in enumerate(CATEGORIES, start=1)]
+    categories = coco_categories()
     info = {"description": f"lssbench ground truth: neural foramina, split {split}",
             "split": split, "split_definition": definition_name,
             "severity": dict(enumerate(GRADE_NAMES)), "grade_rule": GRADE_RULE_TEXT}
     return {"info": info, "licenses": [], "images": images,
             "annotations": annotations, "categories": categories}
+
+
+def split_coco(dataset: Dataset, split: str, *, definition=None) -> dict:
+    """The COCO ground truth of one split of ``dataset``: the ``detection.json`` that
+    :func:`prepare_ground_truth` writes for it."""
+    definition = resolve_split_definition(definition)
+    slices, _ = _select(dataset, split, definition)
+    return coco_detection(slices, split, definition.name)
 
 
 def _mask_png(case: SegmentationCase) -> bytes:
@@ -207,7 +229,8 @@ def _write_bundle(folder: Path, dataset: Dataset, slices, cases, split: str, def
     patients = sorted({s.patient_id for s in slices} | set(cases))
     head = {"lssbench_version": __version__, "schema_version": GT_SCHEMA_VERSION,
             "split": split, "split_definition": definition_name}
-    contents[PUBLIC_FILE] = dumps(_public(head, gt_fingerprint, patients, geometry)).encode()
+    public = _public(head, gt_fingerprint, patients, geometry, _slice_sides(dataset, slices))
+    contents[PUBLIC_FILE] = dumps(public).encode()
     files[PUBLIC_FILE] = sha256_bytes(contents[PUBLIC_FILE])
     for name, data in contents.items():
         write_bytes_atomic(folder / name, data)
@@ -216,12 +239,27 @@ def _write_bundle(folder: Path, dataset: Dataset, slices, cases, split: str, def
     write_text_atomic(folder / MANIFEST_FILE, dumps(manifest))
 
 
-def _public(head: dict, gt_fingerprint: str, patients: list[str], geometry: dict) -> dict:
-    images = [{"image_id": i, "patient_id": split_image_id(i)[0], "width": g["width"], "height": g["height"]}
+def _slice_sides(dataset: Dataset, slices) -> dict[str, dict]:
+    """Per image: its lateral offset from the middle of the series and the side of the spine
+    it lies on, from the DICOM geometry (:meth:`Series.lateral_offset_mm`); not a label."""
+    out = {}
+    for s in slices:
+        series = dataset.series.get(s.patient_id)
+        offset = None if series is None else series.lateral_offset_mm(s.slice_name)
+        out[s.image_id] = {"lateral_offset_mm": offset,
+                           SIDE_OF_SPINE: None if series is None else series.side_of_spine(s.slice_name)}
+    return out
+
+
+def _public(head: dict, gt_fingerprint: str, patients: list[str], geometry: dict, sides: dict) -> dict:
+    ids = coco_image_ids(geometry["images"])
+    images = [{"image_id": i, "patient_id": split_image_id(i)[0], "width": g["width"], "height": g["height"],
+               "coco_id": ids[i], **sides[i]}
               for i, g in geometry["images"].items()]
     cases = [{"patient_id": pid, **g} for pid, g in geometry["cases"].items()]
+    categories = [{"id": c["id"], "name": c["name"]} for c in coco_categories()]
     return {**head, "format": PUBLIC_FORMAT, "gt_fingerprint": gt_fingerprint,
-            "patients": patients, "images": images, "cases": cases}
+            "patients": patients, "images": images, "cases": cases, "coco_categories": categories}
 
 
 def bundle_fingerprint(label_hashes: dict[str, str], geometry: dict) -> str:
@@ -250,6 +288,7 @@ class GroundTruth:
     grades: pd.DataFrame | None = None
     coco: dict | None = None
     image_spacing: dict[str, tuple[float, float] | None] = field(default_factory=dict)
+    image_sides: dict[str, str | None] = field(default_factory=dict)  # image_id -> side of the spine (public.json)
     path: Path | None = None  # the bundle folder, or the public.json file
     _masks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _hashes: dict[str, str] = field(default_factory=dict, repr=False)
@@ -359,22 +398,98 @@ def _images_table(rows: Iterable[tuple]) -> pd.DataFrame:
     return _typed(sorted(rows), IMAGE_COLUMNS)
 
 
+_PUBLIC_FIELDS = {"split": str, "split_definition": str, "lssbench_version": str, "gt_fingerprint": str,
+                  "patients": list, "images": list, "cases": list}
+
+
 def _load_public(document: dict, file: Path) -> GroundTruth:
+    problems = _structure_problems(document, _PUBLIC_FIELDS, file.name)
+    if not problems:
+        listed = _patients_of((i["image_id"] for i in document["images"]), (c["patient_id"] for c in document["cases"]))
+        if document["patients"] != listed:
+            problems.append(Problem(file.name, "patients", f"{len(document['patients'])} listed, but its images and "
+                                    f"cases hold {len(listed)} (or other ones); the file was edited or damaged"))
+        if document["split"] not in SPLITS:
+            problems.append(Problem(file.name, "split", f"{document['split'][:40]!r} is not a split"))
+    if problems:
+        raise DataError(f"{file} is damaged", problems)
     images = _images_table((i["image_id"], split_image_id(i["image_id"])[0], i["width"], i["height"])
                            for i in document["images"])
     return GroundTruth(split=document["split"], split_definition=document["split_definition"],
                        fingerprint=document["gt_fingerprint"], lssbench_version=document["lssbench_version"],
                        patients=sorted(document["patients"]), images=images,
                        cases=_cases({c["patient_id"]: c for c in document["cases"]}),
-                       has_labels=False, path=file)
+                       has_labels=False, path=file, image_sides=_image_sides(document))
+
+
+def _image_sides(public: dict) -> dict[str, str | None]:
+    """``{image_id: side of the spine or None}`` of a public.json (None where an older public.json lacks it)."""
+    return {i["image_id"]: i.get(SIDE_OF_SPINE) for i in public["images"]}
 
 
 def _required_files(manifest: dict) -> list[str]:
     return [DETECTION_FILE, GRADES_FILE, PUBLIC_FILE] + [f"{SEGMENTATION_DIR}/{p}.png" for p in sorted(manifest["cases"])]
 
 
+#: Fields of manifest.json and the JSON type each must have.
+_MANIFEST_FIELDS = {"split": str, "split_definition": str, "lssbench_version": str, "grade_rule": str,
+                    "schema_version": int, "patients": list, "images": dict, "cases": dict, "files": dict,
+                    "fingerprint": str}
+_EDITED = "; the manifest was edited or damaged -- prepare the bundle again"
+
+
+def _structure_problems(document: dict, fields: dict, name: str) -> list[Problem]:
+    """Problems for missing fields or fields of the wrong JSON type."""
+    problems = []
+    for key, kind in fields.items():
+        if key not in document:
+            problems.append(Problem(name, key, f"missing field{_EDITED}"))
+        elif not isinstance(document[key], kind) or isinstance(document[key], bool):
+            problems.append(Problem(name, key, f"expected a JSON {'string' if kind is str else kind.__name__}, "
+                                               f"got {type(document[key]).__name__}{_EDITED}"))
+    return problems
+
+
+def _patients_of(images: Iterable[str], cases: Iterable[str]) -> list[str]:
+    """The bundle's patients: those with an annotated slice or a segmentation case."""
+    return sorted({split_image_id(i)[0] for i in images} | set(cases))
+
+
+def _consistency_problems(manifest: dict, public: dict, coco: dict, grades: pd.DataFrame) -> list[Problem]:
+    """The manifest's unhashed fields against what the hashed files and its geometry say."""
+    problems = []
+    patients = _patients_of(manifest["images"], manifest["cases"])
+    if manifest["patients"] != patients:
+        problems.append(Problem(MANIFEST_FILE, "patients", f"{len(manifest['patients'])} listed, but its images and "
+                                f"cases hold {len(patients)} (or other ones){_EDITED}"))
+    if manifest["split"] not in SPLITS:
+        problems.append(Problem(MANIFEST_FILE, "split", f"{str(manifest['split'])[:40]!r} is not a split{_EDITED}"))
+    if manifest["grade_rule"] != GRADE_RULE:
+        problems.append(Problem(MANIFEST_FILE, "grade_rule", f"{str(manifest['grade_rule'])[:40]!r}, but this "
+                                f"lssbench knows only {GRADE_RULE!r}{_EDITED}"))
+    info = coco.get("info", {}) if isinstance(coco, dict) else {}
+    for key in ("split", "split_definition"):
+        for name, other in ((PUBLIC_FILE, public), (DETECTION_FILE, info)):
+            if isinstance(other, dict) and other.get(key) != manifest[key]:
+                problems.append(Problem(MANIFEST_FILE, key, f"{str(manifest[key])[:40]!r}, but {name} says "
+                                        f"{str(other.get(key))[:40]!r}{_EDITED}"))
+    if isinstance(public, dict):
+        if public.get("patients") != manifest["patients"]:
+            problems.append(Problem(MANIFEST_FILE, "patients", f"differ from those of {PUBLIC_FILE}{_EDITED}"))
+        if public.get("gt_fingerprint") != manifest["fingerprint"]:
+            problems.append(Problem(MANIFEST_FILE, "fingerprint", f"differs from the one in {PUBLIC_FILE}{_EDITED}"))
+    strangers = sorted(set(grades["patient_id"]) - set(manifest["patients"]))
+    if strangers and not problems:  # else it follows from the manifest's own problems
+        problems.append(Problem(GRADES_FILE, "patient_id", f"{strangers[0]} is not a patient of the bundle"))
+    return problems
+
+
 def _load_bundle(manifest: dict, file: Path) -> GroundTruth:
-    folder, hashes = file.parent, dict(manifest["files"])
+    folder = file.parent
+    problems = _structure_problems(manifest, _MANIFEST_FIELDS, MANIFEST_FILE)
+    if problems:
+        raise DataError(f"ground-truth bundle {folder} is damaged", problems)
+    hashes = dict(manifest["files"])
     geometry = {"images": manifest["images"], "cases": manifest["cases"]}
     checked = {name: _read_verified(folder, name, hashes.get(name)) for name in _required_files(manifest)}
     problems = [problem for _, problem in checked.values() if problem is not None]
@@ -383,13 +498,18 @@ def _load_bundle(manifest: dict, file: Path) -> GroundTruth:
     if problems:
         raise DataError(f"ground-truth bundle {folder} is damaged", sorted(problems))
     coco = _read_json(folder / DETECTION_FILE, DETECTION_FILE, checked[DETECTION_FILE][0])
+    public = _read_json(folder / PUBLIC_FILE, PUBLIC_FILE, checked[PUBLIC_FILE][0])
     boxes, images = _parse_coco(coco, manifest)
     grades = _parse_grades(checked[GRADES_FILE][0])
+    problems = _consistency_problems(manifest, public, coco, grades)
+    if problems:
+        raise DataError(f"ground-truth bundle {folder} is damaged", problems)
     return GroundTruth(split=manifest["split"], split_definition=manifest["split_definition"],
                        fingerprint=manifest["fingerprint"], lssbench_version=manifest["lssbench_version"],
                        patients=sorted(manifest["patients"]), images=images, cases=_cases(manifest["cases"]),
                        has_labels=True, boxes=boxes, grades=grades, coco=coco,
                        image_spacing={i: _spacing_tuple(e["spacing_mm"]) for i, e in manifest["images"].items()},
+                       image_sides=_image_sides(_read_json(folder / PUBLIC_FILE, PUBLIC_FILE, checked[PUBLIC_FILE][0])),
                        path=folder, _hashes=hashes)
 
 

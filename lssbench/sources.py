@@ -47,7 +47,7 @@ def default_bundle_path() -> Path:
 def ensure_default_ground_truth(progress=None) -> Path:
     """Build (once) the test bundle of the synthetic default and return its folder.
 
-    The dataset itself (about 770 MB of DICOM) is synthesized into a temporary folder and
+    The dataset itself (about 530 MB, mostly DICOM) is synthesized into a temporary folder and
     deleted; only the bundle (a few MB) is kept. ``lssbench synth`` writes the images.
     ``progress`` (a :class:`lssbench.progress.Progress`) shows the steps of the first build.
     """

@@ -210,16 +210,19 @@ def fold_patients(patient_ids: Iterable[str], fold: int, definition=None) -> lis
     return [pid for pid in train if definition.fold_of(pid) == fold]
 
 
-def dataset_fingerprint(dataset) -> str:
-    """``sha256:...`` over the annotation XML and mask files, keyed by image/patient ID.
-
-    Keys are layout-independent (``annotation/<image_id>``, ``mask/<patient_id>``), so two
-    copies with the same files in different folder layouts share one fingerprint.
-    """
+def dataset_file_hashes(dataset) -> dict[str, str]:
+    """sha256 of every annotation XML and mask file, keyed ``annotation/<image_id>`` and
+    ``mask/<patient_id>`` (layout-independent): what :func:`dataset_fingerprint` covers."""
     hashes = {f"annotation/{s.image_id}": sha256_file(s.annotation_path) for s in dataset.slices}
     hashes.update({f"mask/{pid}": sha256_file(case.mask_path)
                    for pid, case in dataset.segmentation.items()})
-    return fingerprint(hashes)
+    return hashes
+
+
+def dataset_fingerprint(dataset) -> str:
+    """``sha256:...`` over :func:`dataset_file_hashes`, so two copies with the same files in
+    different folder layouts share one fingerprint."""
+    return fingerprint(dataset_file_hashes(dataset))
 
 
 def freeze_split(dataset, out: str | os.PathLike, definition=None, *, name: str | None = None) -> Path:

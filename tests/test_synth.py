@@ -7,6 +7,7 @@ import io
 import json
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,19 @@ from lssbench.domain import LEVELS, SEGMENTATION_CLASSES, parse_level, parse_voc
 from lssbench.problems import UsageError
 from lssbench.splits import assign_split
 from lssbench.synth import DEFAULT_PATIENTS, MARKER, synthesize
-from lssbench.synth.plan import BOX_PROBABILITY, GRADE_MIX, patient_ids, plan_patient
+from lssbench.dataset import read_dataset, read_dicom_slice
+from lssbench.synth.plan import (
+    BOX_PROBABILITY,
+    COMPACT_DICOM_SIZE,
+    GRADE_MIX,
+    TRANSFER_SYNTAX_WEIGHTS,
+    TRANSFER_SYNTAXES,
+    patient_ids,
+    plan_patient,
+    plan_series,
+    plan_transfer_syntax,
+)
+from lssbench.synth.render import render_patient
 from lssbench.synth.writer import dicom_bytes, full_dataset, shared_elements
 
 N = 6
@@ -117,7 +130,7 @@ def test_dicom_headers(data):
         datasets = [pydicom.dcmread(f) for f in files]
         first = datasets[0]
         assert first.PatientID == pid and first.Modality == "MR"
-        assert first.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+        assert {ds.file_meta.TransferSyntaxUID for ds in datasets} == {info["transfer_syntax"]}
         assert (first.Rows, first.Columns) == (info["dicom_size"], info["dicom_size"])
         assert [float(v) for v in first.PixelSpacing] == [info["spacing_mm"]] * 2
         assert 0.4 <= info["spacing_mm"] <= 1.0
@@ -132,13 +145,85 @@ def test_dicom_headers(data):
         assert len({ds.SOPInstanceUID for ds in datasets}) == len(files)
 
 
-def test_fast_dicom_encoder_matches_pydicom():
-    plan = plan_patient("PATIENT1234567", 0, 0)
+def _with_syntax(plan, syntax):
+    return replace(plan, series=replace(plan.series, transfer_syntax=syntax))
+
+
+@pytest.mark.parametrize("syntax", TRANSFER_SYNTAXES)
+def test_fast_dicom_encoder_matches_pydicom(syntax):
+    plan = _with_syntax(plan_patient("PATIENT1234567", 0, 0), syntax)
     size = plan.series.dicom_size
     pixels = (np.arange(size * size) % 4000).astype(np.uint16).reshape(size, size)
     buffer = io.BytesIO()
     pydicom.dcmwrite(buffer, full_dataset(plan, 2, pixels), enforce_file_format=True)
     assert dicom_bytes(plan, shared_elements(plan), 2, pixels) == buffer.getvalue()
+
+
+@pytest.mark.parametrize("syntax", TRANSFER_SYNTAXES)
+def test_every_written_transfer_syntax_decodes_to_the_rendered_pixels(tmp_path, syntax):
+    plan = _with_syntax(plan_patient("PATIENT1234567", 0, 4), syntax)
+    rendered = render_patient(plan).slices
+    shared = shared_elements(plan)
+    for index in (0, len(rendered) // 2):
+        path = tmp_path / f"IM{index:06d}"
+        path.write_bytes(dicom_bytes(plan, shared, index, rendered[index]))
+        assert path.read_bytes() == dicom_bytes(plan, shared_elements(plan), index, rendered[index].copy())
+        ds = pydicom.dcmread(path)
+        assert ds.file_meta.TransferSyntaxUID == syntax
+        assert ds.pixel_array.dtype == np.uint16
+        assert np.array_equal(ds.pixel_array, rendered[index])
+        assert np.array_equal(read_dicom_slice(path), rendered[index].astype(np.float32))
+    compressed = syntax not in (pydicom.uid.ExplicitVRLittleEndian, pydicom.uid.ImplicitVRLittleEndian)
+    assert (path.stat().st_size < rendered[0].nbytes * 0.8) == compressed
+
+
+def test_transfer_syntax_shares_are_deterministic_and_as_documented():
+    drawn = [plan_transfer_syntax(0, i) for i in range(4000)]
+    assert drawn[:100] == [plan_transfer_syntax(0, i) for i in range(100)]
+    assert drawn != [plan_transfer_syntax(1, i) for i in range(4000)]
+    share = Counter(drawn)
+    for syntax, weight in zip(TRANSFER_SYNTAXES, TRANSFER_SYNTAX_WEIGHTS):
+        assert share[syntax] / len(drawn) == pytest.approx(weight, abs=0.02)
+    assert set(drawn[:20]) == set(TRANSFER_SYNTAXES)  # the tests' 20-patient dataset has every syntax
+    weights = dict(zip(TRANSFER_SYNTAXES, TRANSFER_SYNTAX_WEIGHTS))
+    uncompressed = weights[pydicom.uid.ExplicitVRLittleEndian] + weights[pydicom.uid.ImplicitVRLittleEndian]
+    assert uncompressed == pytest.approx(0.2) and sum(weights.values()) == pytest.approx(1)  # as documented
+
+
+def test_transfer_syntax_changes_nothing_but_the_pixel_encoding():
+    """The syntax comes from its own random stream: the plan is otherwise the one drawn without it."""
+    for index in range(12):
+        plan = plan_patient("PATIENT1234567", 0, index)
+        assert plan.series.transfer_syntax == plan_transfer_syntax(0, index)
+        bare = replace(plan, series=replace(plan.series, transfer_syntax=pydicom.uid.ExplicitVRLittleEndian))
+        rng = np.random.default_rng([0, 0x5A7, index])
+        series = plan_series(rng)
+        assert bare.series == series
+
+
+def test_compact_variant_only_shrinks_the_dicom_matrix():
+    for index in range(12):
+        full, compact = plan_patient("PATIENT1234567", 0, index), plan_patient("PATIENT1234567", 0, index, True)
+        assert compact.series.dicom_size == COMPACT_DICOM_SIZE[full.series.png_size] == full.series.png_size // 2
+        assert compact.series.fov_mm == pytest.approx(full.series.fov_mm, abs=0.05)
+        assert compact.series.png_spacing_mm == pytest.approx(full.series.png_spacing_mm, abs=2e-4)
+        same = replace(compact.series, dicom_size=full.series.dicom_size, spacing_mm=full.series.spacing_mm)
+        assert same == full.series
+        assert [(f.level, f.side, f.grade, f.boxes) for f in compact.foramina] == \
+            [(f.level, f.side, f.grade, f.boxes) for f in full.foramina]
+
+
+def test_compact_dataset_reads_like_the_full_one(tmp_path):
+    full = read_dataset(synthesize(tmp_path / "full", n_patients=3, seed=2))
+    compact = read_dataset(synthesize(tmp_path / "compact", n_patients=3, seed=2, compact=True))
+    assert _marker(tmp_path / "compact")["compact"] is True and _marker(tmp_path / "full")["compact"] is False
+    assert [s.image_id for s in compact.slices] == [s.image_id for s in full.slices]
+    assert [(s.width, s.height) for s in compact.slices] == [(s.width, s.height) for s in full.slices]
+    patients = _marker(tmp_path / "compact")["patients"]
+    for pid, series in compact.series.items():
+        assert series.rows == series.columns == COMPACT_DICOM_SIZE[patients[pid]["png_size"]]
+        assert series.slice_names == full.series[pid].slice_names
+        assert series.spacing_for(512, 512) == pytest.approx(full.series[pid].spacing_for(512, 512), rel=1e-3)
 
 
 def test_boxed_sides_follow_scan_direction(data):

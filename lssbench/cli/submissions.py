@@ -63,6 +63,9 @@ def validate(preds, gt, split):
         echo(f"{preds}: INVALID for the {source.description}: {count} problem{'s' * (count != 1)}")
         echo_problems(report.problems)
         sys.exit(EXIT_INVALID)
+    from lssbench.report import tasks_line
+
+    echo(tasks_line(report.submission.tasks))
     tasks = ", ".join(report.submission.tasks)
     echo(f"{preds}: valid for the {source.description} (tasks: {tasks})")
 
@@ -77,11 +80,13 @@ def validate(preds, gt, split):
 @BOOTSTRAP_OPTION
 @SEED_OPTION
 @click.option("--quiet", is_flag=True, help="Print only where the results went.")
+@click.option("--keep-resamples", is_flag=True,
+              help="Keep each headline's value on every bootstrap resample in the JSON (for `lssbench compare`).")
 @handle_errors
-def evaluate(preds, gt, split, out, n_bootstrap, seed, quiet):
+def evaluate(preds, gt, split, out, n_bootstrap, seed, quiet, keep_resamples):
     """Validate and score submission PREDS and print a summary; with --out, also write the results JSON."""
     from lssbench.jsonio import write_json_atomic
-    from lssbench.report import format_results
+    from lssbench.report import format_results, tasks_line
     from lssbench.scoring import Evaluator
     from lssbench.sources import resolve_ground_truth
     from lssbench.submission import load_submission
@@ -93,10 +98,14 @@ def evaluate(preds, gt, split, out, n_bootstrap, seed, quiet):
     echo(f"ground truth: {source.description}", err=quiet)
     submission = load_submission(preds, source.ground_truth)
     with shown.step("scoring"):
-        results = Evaluator(source.ground_truth).evaluate(submission, n_bootstrap=n_bootstrap, seed=seed)
+        results = Evaluator(source.ground_truth).evaluate(submission, n_bootstrap=n_bootstrap, seed=seed,
+                                                          keep_resamples=keep_resamples)
     if out:
         write_json_atomic(out, results)
-    if not quiet:
-        echo(format_results(results), nl=False)
+    if not quiet:  # warnings and the tasks first: a skipped task is never news after the tables
+        for warning in results["warnings"]:
+            echo(f"warning: {warning}")
+        echo(tasks_line(results["tasks"]))
+        echo(format_results(results, warnings=False), nl=False)
     if out:
         echo(f"results written to {out}")

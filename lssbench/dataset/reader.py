@@ -21,8 +21,9 @@ Conventions and decisions:
   must equal ``<size>``. A slice with no ``<object>`` is kept (an image without boxes).
 * Boxes are PASCAL VOC corners in PNG pixels: need xmin < xmax, ymin < ymax, inside
   [0, width] x [0, height].
-* DICOM: headers only (``stop_before_pixels``); files that are not DICOM images are skipped
-  (a problem only when a folder holds no image at all). Several series in one folder: the
+* DICOM: headers only (``stop_before_pixels``; each file's TransferSyntaxUID is recorded,
+  pixels are decoded by :mod:`lssbench.dataset.images`); files that are not DICOM images are
+  skipped (a problem only when a folder holds no image at all). Several series in one folder: the
   sagittal ones (ImageOrientationPatient, else a folder name containing "sag") are kept; more
   than one left is a problem. Slices sorted by InstanceNumber; the most common size and
   PixelSpacing are recorded, any disagreement is a problem.
@@ -51,6 +52,7 @@ import pydicom
 from defusedxml import DefusedXmlException
 from PIL import Image
 
+from lssbench.dataset.images import file_transfer_syntax
 from lssbench.dataset.masks import read_mask
 from lssbench.dataset.records import AnnotatedSlice, Box, Dataset, SegmentationCase, Series
 from lssbench.domain import (
@@ -356,6 +358,7 @@ class _Header:
     orientation: tuple[float, ...] | None
     series_uid: str
     patient_id: str
+    transfer_syntax: str
 
 
 _HEADER_TAGS = [
@@ -416,6 +419,7 @@ def _read_header(path: Path) -> _Header | None:
         orientation=_floats(ds.get("ImageOrientationPatient"), 6),
         series_uid=str(ds.get("SeriesInstanceUID", "")),
         patient_id=str(ds.get("PatientID", "")),
+        transfer_syntax=file_transfer_syntax(ds),
     )
 
 
@@ -497,6 +501,7 @@ def _build_series(ctx: _Context, folder: Path, patient: str, headers: list[_Head
         ),
         slice_thickness_mm=thickness[0][0] if thickness else None,
         x_positions_mm=[h.x for h in ordered],
+        transfer_syntaxes=[h.transfer_syntax for h in ordered],
     )
 
 

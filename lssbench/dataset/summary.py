@@ -3,12 +3,16 @@
 Foramina are unique (patient, level, side); "multi_slice" counts those boxed on more than
 one slice, "conflicting_grades" those whose slices disagree on the grade. Image sizes are
 the annotated slices' ``"WxH"``; DICOM matrix sizes are ``"columns x rows"`` likewise.
+Transfer syntaxes are keyed by UID: ``{"name", "series", "files"}`` (a series stored in two
+syntaxes counts under both).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+
+from pydicom.uid import UID
 
 from lssbench.dataset.records import Dataset
 from lssbench.domain import GRADE_NAMES, LEVELS, SIDES
@@ -51,6 +55,13 @@ def _slices_without_dicom(dataset: Dataset) -> int:
     return sum(item.slice_name not in names.get(item.patient_id, set()) for item in dataset.slices)
 
 
+def _transfer_syntaxes(dataset: Dataset) -> dict:
+    files = Counter(uid for s in dataset.series.values() for uid in s.transfer_syntaxes)
+    series = Counter(uid for s in dataset.series.values() for uid in set(s.transfer_syntaxes))
+    return {uid: {"name": UID(uid).name if uid else "unknown", "series": series[uid], "files": files[uid]}
+            for uid in sorted(files)}
+
+
 def summarize_dataset(dataset: Dataset) -> dict:
     """Counts of patients, series, slices, boxes, foramina, masks, sizes, spacing, problems."""
     series = dataset.series.values()
@@ -69,5 +80,6 @@ def summarize_dataset(dataset: Dataset) -> dict:
         "image_sizes": dict(sorted(Counter(f"{i.width}x{i.height}" for i in dataset.slices).items())),
         "dicom_sizes": dict(sorted(Counter(f"{s.columns}x{s.rows}" for s in series).items())),
         "pixel_spacing": _spacing_range(dataset),
+        "transfer_syntaxes": _transfer_syntaxes(dataset),
         "problems": len(dataset.problems),
     }

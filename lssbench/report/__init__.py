@@ -10,7 +10,8 @@ import importlib
 
 _LAZY = {"board_console": "lssbench.report.board", "board_html": "lssbench.report.board",
          "board_latex": "lssbench.report.board", "board_markdown": "lssbench.report.board",
-         "format_results": "lssbench.report.results", "clean_text": "lssbench.report.text"}
+         "format_results": "lssbench.report.results", "tasks_line": "lssbench.report.results",
+         "clean_text": "lssbench.report.text"}
 
 __all__ = sorted(_LAZY)
 

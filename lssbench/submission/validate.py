@@ -4,12 +4,15 @@ The reference needs ``split``, ``patients`` (sorted IDs), ``images`` (image_id,
 patient_id, width, height) and ``cases`` ({pid: {"width", "height", "spacing_mm"}}).
 No input raises anything but :class:`UsageError` (path missing) or, from
 :func:`load_submission`, :class:`SubmissionError`; an unexpected failure while reading
-a file becomes a problem naming that file.
+a file becomes a problem naming that file (without any path of the scoring machine).
+A fault of the scoring machine (out of memory, disk full, permissions) raises
+:class:`ScoringMachineError` instead: the submission was not judged.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,6 +24,7 @@ from lssbench.domain import (
     CATEGORIES,
     DETECTION_COLUMNS,
     DETECTIONS_FILE,
+    DETECTIONS_JSON_FILE,
     GRADE_COLUMNS,
     GRADES_FILE,
     META_FILE,
@@ -34,8 +38,9 @@ from lssbench.domain import (
     parse_side,
     split_image_id,
 )
-from lssbench.jsonio import fingerprint, sha256_file
-from lssbench.problems import Problem, SubmissionError
+from lssbench.interop import coco, nearmiss
+from lssbench.jsonio import fingerprint
+from lssbench.problems import Problem, ScoringMachineError, SubmissionError, machine_fault
 from lssbench.splits import assign_split
 from lssbench.submission.archive import DEFAULT_LIMITS, JUNK_NAMES, Limits, open_submission
 from lssbench.submission.parse import (
@@ -52,7 +57,8 @@ from lssbench.submission.parse import (
 #: Probabilities of a row must sum to 1 within this tolerance.
 PROBABILITY_TOLERANCE = 1e-3
 _COORDS = ("xmin", "ymin", "xmax", "ymax")
-_TASK_FILES = {"detection": DETECTIONS_FILE, "grading": GRADES_FILE, "segmentation": SEGMENTATION_DIR}
+_TASK_FILES = {"detection": (DETECTIONS_FILE, DETECTIONS_JSON_FILE), "grading": (GRADES_FILE,),
+               "segmentation": (SEGMENTATION_DIR,)}
 
 
 @dataclass
@@ -137,10 +143,23 @@ class _Reference:
             return text
         pid, slice_name = split_image_id(text)
         if not (PATIENT_ID_PATTERN.fullmatch(pid) and SLICE_NAME_PATTERN.fullmatch(slice_name)):
-            raise ValueError(f"{text[:80]!r} is not an image ID <patient_id>/<slice>, e.g. PATIENT1000513/IM000003")
+            raise ValueError(f"{text[:80]!r} is not an image ID <patient_id>/<slice>, e.g. "
+                             f"PATIENT1000513/IM000003{_image_hint(text)}")
         if pid not in self.patients:
             raise ValueError(self.unknown_patient(pid))
         raise ValueError(f"unknown image {text}: {slice_name} is not an annotated slice of {pid}")
+
+
+_IMAGE_FILE_NAME = re.compile(rf"({PATIENT_ID_PATTERN.pattern})[/_]({SLICE_NAME_PATTERN.pattern})(\.[A-Za-z]+)?")
+
+
+def _image_hint(text: str) -> str:
+    """``; write PATIENT.../IM...`` for an image file name (``.png``, ``_`` for ``/``)."""
+    match = _IMAGE_FILE_NAME.fullmatch(text)
+    if not match:
+        return ""
+    extension = f"drop the {match.group(3)!r} extension" if match.group(3) else "separate with '/'"
+    return f" ({extension}: write {match.group(1)}/{match.group(2)})"
 
 
 # --- shared table checks -----------------------------------------------------------------
@@ -182,29 +201,40 @@ def _valid(frame: pd.DataFrame, columns) -> np.ndarray:
 def _box_checks(table: Table, frame: pd.DataFrame, ref: _Reference) -> None:
     valid = _valid(frame, _COORDS)
     x0, y0, x1, y1 = (frame[c].to_numpy(dtype=float, na_value=np.nan) for c in _COORDS)
+    size = np.array([ref.images.get(i, (np.nan, np.nan)) if isinstance(i, str) else (np.nan, np.nan)
+                     for i in frame["image_id"]], dtype=float).reshape(-1, 2)
+    normalised = nearmiss.normalised_boxes(*(a[valid] for a in (x0, y0, x1, y1, size[:, 0], size[:, 1])))
+    if normalised:
+        table.log.add(table.file, "", normalised)
+    xywh = nearmiss.xywh_valid(x0, y0, x1, y1, size[:, 0], size[:, 1])
     with np.errstate(invalid="ignore"):
         inverted = valid & ((x0 >= x1) | (y0 >= y1))
     table.flag(inverted, "box", lambda i: (
         f"box xmin {x0[i]:g}, ymin {y0[i]:g}, xmax {x1[i]:g}, ymax {y1[i]:g}: "
-        "corners must satisfy xmin < xmax and ymin < ymax"))
-    size = np.array([ref.images.get(i, (np.nan, np.nan)) if isinstance(i, str) else (np.nan, np.nan)
-                     for i in frame["image_id"]], dtype=float).reshape(-1, 2)
+        "corners must satisfy xmin < xmax and ymin < ymax" + (nearmiss.XYWH_HINT if xywh[i] else "")))
     with np.errstate(invalid="ignore"):
         outside = valid & ~inverted & _valid(frame, ["image_id"]) & ((x0 < 0) | (y0 < 0) | (x1 > size[:, 0]) | (y1 > size[:, 1]))
+    corners = nearmiss.coco_corners_valid(x0, y0, x1, y1, size[:, 0], size[:, 1]) & (table.unit == "item")
     table.flag(outside, "box", lambda i: (
         f"box xmin {x0[i]:g}, ymin {y0[i]:g}, xmax {x1[i]:g}, ymax {y1[i]:g} lies outside the "
-        f"{size[i, 0]:g}x{size[i, 1]:g} image (0 <= x <= width, 0 <= y <= height)"))
+        f"{size[i, 0]:g}x{size[i, 1]:g} image (0 <= x <= width, 0 <= y <= height)"
+        + (nearmiss.CORNERS_HINT if corners[i] else "")))
 
 
 def _read_detections(path: Path, ref: _Reference, limits: Limits, log: ProblemLog) -> pd.DataFrame | None:
-    table = read_csv_table(path, DETECTIONS_FILE, DETECTION_COLUMNS, (), limits.max_csv_bytes,
-                           limits.max_detection_rows, log)
+    """detections.csv, or detections.json (COCO results, translated to the same cells), checked alike."""
+    if path.name == DETECTIONS_JSON_FILE:
+        table = coco.read_coco_results(path, DETECTIONS_JSON_FILE, list(ref.images), limits.max_csv_bytes,
+                                       limits.max_detection_rows, log)
+    else:
+        table = read_csv_table(path, DETECTIONS_FILE, DETECTION_COLUMNS, (), limits.max_csv_bytes,
+                               limits.max_detection_rows, log)
     if table is None:
         return None
     converters = {"image_id": ref.image, "level": parse_level, "side": parse_side, "score": unit_interval}
     frame = _convert(table, {**converters, **dict.fromkeys(_COORDS, finite_number)})
     _box_checks(table, frame, ref)
-    _duplicates(table, frame, list(DETECTION_COLUMNS), lambda row, first: f"duplicate of row {first} (identical detection)")
+    _duplicates(table, frame, list(DETECTION_COLUMNS), lambda row, first: f"duplicate of {table.unit} {first} (identical detection)")
     return None if table.bad.any() else _typed(frame)
 
 
@@ -226,13 +256,25 @@ def _probability_checks(table: Table, frame: pd.DataFrame) -> None:
         f"probabilities sum to {total[i]:.6g}; {' + '.join(columns)} must be 1 within {PROBABILITY_TOLERANCE:g}"))
 
 
-def _missing_foramina(frame: pd.DataFrame, ref: _Reference, log: ProblemLog) -> None:
+def _refused_patients(table: Table, frame: pd.DataFrame) -> set[str]:
+    """Patients whose rows were refused (bad keys, wrong field count): their missing foramina
+    follow from problems already listed. A refused patient_id cell counts for the patient
+    it names in any letter case."""
+    keys = ["patient_id", "level", "side"]
+    refused = ~_valid(frame, keys)
+    named = set(frame.loc[refused, "patient_id"].dropna())
+    texts = list(table.frame.loc[refused & frame["patient_id"].isna().to_numpy(), "patient_id"])
+    texts += [cell for record in table.skipped for cell in record]
+    return named | {t.strip().upper() for t in texts}
+
+
+def _missing_foramina(frame: pd.DataFrame, ref: _Reference, log: ProblemLog, excused: set[str] = frozenset()) -> None:
     key = ["patient_id", "level", "side"]
     present = frame.loc[_valid(frame, key), key]
     seen: dict[str, set] = {}
     for pid, level, side in present.itertuples(index=False):
         seen.setdefault(pid, set()).add(category_name(level, side))
-    for pid in sorted(ref.patients):
+    for pid in sorted(ref.patients - excused):
         lacking = [c for c in CATEGORIES if c not in seen.get(pid, ())]
         if len(lacking) == len(CATEGORIES):
             message = f"patient {pid} is missing; all ten foramina of every patient of the {ref.split} split are required"
@@ -254,7 +296,7 @@ def _read_grades(path: Path, ref: _Reference, limits: Limits, log: ProblemLog) -
     _probability_checks(table, frame)
     _duplicates(table, frame, ["patient_id", "level", "side"],
                 lambda row, first: f"duplicate foramen {row.patient_id} {row.level} {row.side} (first at row {first})")
-    _missing_foramina(frame, ref, log)
+    _missing_foramina(frame, ref, log, _refused_patients(table, frame))
     if table.bad.any() or 0 < len(probabilities) < len(PROBABILITY_COLUMNS):
         return None
     return _typed(frame)
@@ -269,7 +311,11 @@ def _mask_files(seg: Path, log: ProblemLog) -> dict[str, Path]:
         rel = f"{SEGMENTATION_DIR}/{path.name}"
         if path.suffix == ".png" and path.is_file():
             files[path.stem] = path
-        elif path.name not in JUNK_NAMES:
+        elif path.name in JUNK_NAMES:
+            continue
+        elif misplaced := nearmiss.misplaced_mask(path):
+            log.add(f"{SEGMENTATION_DIR}/", "", misplaced, "misplaced mask")
+        else:
             log.warn(f"unknown file {rel!r} ignored; masks are named segmentation/<patient_id>.png")
     return files
 
@@ -296,20 +342,27 @@ def _read_masks(seg: Path, ref: _Reference, limits: Limits, log: ProblemLog) -> 
 # --- the folder --------------------------------------------------------------------------
 
 
+_PATH = re.compile(r"(?:/[^/\s'\"]+)+/?")
+
+
 def _guarded(log: ProblemLog, rel: str, reader: Callable, *args):
-    """``reader(*args)``; an unexpected exception becomes a problem naming ``rel``."""
+    """``reader(*args)``; an unexpected exception becomes a problem naming ``rel``, a fault of
+    the scoring machine (MemoryError, disk, permissions) a :class:`ScoringMachineError`."""
     try:
         return reader(*args)
-    except Exception as exc:  # noqa: BLE001 -- hostile input; MemoryError and RecursionError included
-        log.add(rel, "", f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})")
+    except ScoringMachineError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- hostile input; RecursionError included
+        fault = machine_fault(exc, f"reading {rel}")
+        if fault is not None:
+            raise fault from None
+        text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        log.add(rel, "", f"cannot be read ({type(exc).__name__}: {_PATH.sub('<path>', text)[:200]})")
         return None
 
 
 def _unknown_entry(path: Path) -> str:
     name = path.name + ("/" if path.is_dir() else "")
-    known = {DETECTIONS_FILE, GRADES_FILE, META_FILE, SEGMENTATION_DIR}
-    if path.name.lower() in known:
-        return f"unknown file {name!r} ignored (did you mean {path.name.lower()!r}? names are lower-case)"
     if path.suffix.lower() == ".zip":
         return f"nested archive {name!r} not extracted; ignored"
     return f"unknown file {name!r} ignored"
@@ -317,7 +370,7 @@ def _unknown_entry(path: Path) -> str:
 
 def _survey(folder: Path, log: ProblemLog) -> dict[str, Path]:
     """Known entries of the content folder by name; problems for wrong kinds, warnings for the rest."""
-    found = {}
+    found, near_misses = {}, []
     for path in sorted(folder.iterdir()):
         if path.name in JUNK_NAMES:
             continue
@@ -326,37 +379,43 @@ def _survey(folder: Path, log: ProblemLog) -> dict[str, Path]:
                 found[path.name] = path
             else:
                 log.add(path.name, "", "expected a folder of <patient_id>.png masks, found a file")
-        elif path.name in (DETECTIONS_FILE, GRADES_FILE, META_FILE):
+        elif path.name in (DETECTIONS_FILE, DETECTIONS_JSON_FILE, GRADES_FILE, META_FILE):
             if path.is_file():
                 found[path.name] = path
             else:
                 log.add(path.name, "", "expected a file, found a folder")
+        elif near := nearmiss.misplaced_entry(path):
+            near_misses.append(near)
         else:
             log.warn(_unknown_entry(path))
+    for near in near_misses:  # a problem, unless the task it stands for is submitted anyway
+        if covering := nearmiss.covered_by(near, found):
+            log.warn(f"{near.message}; ignored, since {covering} is there")
+        else:
+            log.add("", "", near.message)
+    if DETECTIONS_FILE in found and DETECTIONS_JSON_FILE in found:
+        log.add("", "", f"both {DETECTIONS_FILE} and {DETECTIONS_JSON_FILE} found; a submission holds exactly "
+                        "one detection file: remove one")
     return found
-
-
-def _file_hashes(folder: Path, found: dict[str, Path], masks: dict | None) -> dict[str, str]:
-    names = [n for n in (DETECTIONS_FILE, GRADES_FILE, META_FILE) if n in found]
-    names += [f"{SEGMENTATION_DIR}/{pid}.png" for pid in sorted(masks or {})]
-    return {name: sha256_file(folder / name) for name in names}
 
 
 def _check(folder: Path, reference, limits: Limits, log: ProblemLog) -> Submission | None:
     ref = _Reference(reference)
     found = _survey(folder, log)
-    tasks = tuple(t for t in TASKS if _TASK_FILES[t] in found)
-    if not tasks:
-        log.add("", "", f"empty submission: no {DETECTIONS_FILE}, {GRADES_FILE} or {SEGMENTATION_DIR}/<patient_id>.png found")
-    readers = {DETECTIONS_FILE: _read_detections, GRADES_FILE: _read_grades, SEGMENTATION_DIR: _read_masks}
+    tasks = tuple(t for t in TASKS if any(name in found for name in _TASK_FILES[t]))
+    if not tasks and not len(log):
+        log.add("", "", f"empty submission: no {DETECTIONS_FILE}, {DETECTIONS_JSON_FILE}, {GRADES_FILE} or "
+                        f"{SEGMENTATION_DIR}/<patient_id>.png found")
+    readers = {DETECTIONS_FILE: _read_detections, DETECTIONS_JSON_FILE: _read_detections,
+               GRADES_FILE: _read_grades, SEGMENTATION_DIR: _read_masks}
     parts = {name: _guarded(log, name, reader, found[name], ref, limits, log)
              for name, reader in readers.items() if name in found}
     meta = _guarded(log, META_FILE, read_meta, found[META_FILE], META_FILE, limits, log) if META_FILE in found else {}
     if len(log):
         return None
-    files = _file_hashes(folder, found, parts.get(SEGMENTATION_DIR))
+    files = dict(sorted(log.hashes.items()))  # the bytes that were parsed, hashed as they were read
     return Submission(
-        detections=parts.get(DETECTIONS_FILE),
+        detections=parts.get(DETECTIONS_FILE, parts.get(DETECTIONS_JSON_FILE)),
         grades=parts.get(GRADES_FILE),
         masks=parts.get(SEGMENTATION_DIR),
         meta=meta or {},
@@ -374,6 +433,9 @@ def validate_submission(path: str | os.PathLike, reference, limits: Limits = DEF
             submission = _check(folder, reference, limits, log)
     except SubmissionError as exc:
         return ValidationReport(list(exc.problems), log.warnings, None)
+    except (OSError, MemoryError) as exc:  # listing folders, a file vanishing mid-read ...
+        raise machine_fault(exc, "reading the submission") or ScoringMachineError(
+            f"{getattr(exc, 'strerror', None) or type(exc).__name__} while reading the submission") from None
     if submission is not None:
         submission.warnings = list(log.warnings)
     return ValidationReport(log.problems(), log.warnings, submission)

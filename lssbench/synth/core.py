@@ -34,9 +34,9 @@ CONVENTIONS = {
 PARALLEL_MIN_PATIENTS = 16
 
 
-def _build_patient(args: tuple[str, str, int, int]) -> dict:
-    root, patient_id, seed, index = args
-    plan = plan_patient(patient_id, seed, index)
+def _build_patient(args: tuple[str, str, int, int, bool]) -> dict:
+    root, patient_id, seed, index, compact = args
+    plan = plan_patient(patient_id, seed, index, compact)
     write_patient(Path(root), plan, render_patient(plan))
     return _summary(plan)
 
@@ -47,6 +47,7 @@ def _summary(plan: PatientPlan) -> dict:
     return {
         "dicom_folder": series_folder(series, plan.patient_id).as_posix(),
         "dicom_suffix": series.suffix,
+        "transfer_syntax": series.transfer_syntax,
         "n_slices": series.n_slices,
         "first_index": series.first_index,
         "direction": series.direction,
@@ -80,8 +81,8 @@ def _pool_context():
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
 
-def _build(root: Path, n_patients: int, seed: int) -> dict:
-    jobs = [(str(root), pid, seed, i) for i, pid in enumerate(patient_ids(n_patients, seed))]
+def _build(root: Path, n_patients: int, seed: int, compact: bool) -> dict:
+    jobs = [(str(root), pid, seed, i, compact) for i, pid in enumerate(patient_ids(n_patients, seed))]
     workers = _workers(n_patients)
     if workers == 1:
         summaries = [_build_patient(job) for job in jobs]
@@ -102,11 +103,15 @@ def _swap_in(tmp: Path, out: Path) -> None:
         os.replace(tmp, out)
 
 
-def synthesize(out: str | os.PathLike, n_patients: int = DEFAULT_PATIENTS, seed: int = 0) -> Path:
+def synthesize(out: str | os.PathLike, n_patients: int = DEFAULT_PATIENTS, seed: int = 0, *,
+               compact: bool = False) -> Path:
     """Write a synthetic LSS-MRI-AISSLab dataset of ``n_patients`` to ``out``; return its path.
 
-    The same ``(n_patients, seed)`` gives byte-identical files. Raises UsageError if
-    ``out`` is a file or a non-empty folder that is not an earlier synthetic dataset.
+    The same ``(n_patients, seed, compact)`` gives byte-identical files. ``compact`` stores
+    every DICOM series at half the PNG matrix (:data:`~lssbench.synth.plan.COMPACT_DICOM_SIZE`;
+    about a quarter of the DICOM bytes): same patients, layout, slices, grades and PNG sizes,
+    coarser pixels (the demo uses it). Raises UsageError if ``out`` is a file or a non-empty
+    folder that is not an earlier synthetic dataset.
     """
     if int(n_patients) < 1:
         raise UsageError(f"n_patients must be at least 1, got {n_patients}")
@@ -115,12 +120,13 @@ def synthesize(out: str | os.PathLike, n_patients: int = DEFAULT_PATIENTS, seed:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.synth-", dir=out.parent))
     try:
-        patients = _build(tmp, int(n_patients), int(seed))
+        patients = _build(tmp, int(n_patients), int(seed), bool(compact))
         marker = {
             "generator": "lssbench.synth",
             "lssbench_version": __version__,
             "n_patients": int(n_patients),
             "seed": int(seed),
+            "compact": bool(compact),
             "conventions": CONVENTIONS,
             "patients": patients,
         }

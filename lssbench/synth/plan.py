@@ -18,6 +18,14 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGLSLossless,
+    RLELossless,
+)
 
 from lssbench.domain import LEVELS, SIDES, SPLITS
 from lssbench.splits import assign_split
@@ -28,6 +36,9 @@ PNG_SIZE_WEIGHTS: tuple[float, ...] = (0.35, 0.40, 0.25)
 #: DICOM matrix used instead of the PNG size for some patients (the PNG is then resized).
 RESAMPLED_DICOM_SIZE: dict[int, int] = {320: 256, 512: 384, 576: 448}
 RESAMPLED_SHARE = 0.2
+#: DICOM matrix of the compact variant (``synthesize(..., compact=True)``, used by the demo):
+#: half the PNG size, same field of view, so pixel spacing doubles and the PNG is the resized slice.
+COMPACT_DICOM_SIZE: dict[int, int] = {320: 160, 512: 256, 576: 288}
 #: Field of view 250-300 mm, capped so that the DICOM pixel spacing stays <= 1 mm.
 MAX_SPACING_MM = 1.0
 
@@ -38,6 +49,14 @@ SLICE_COUNT_WEIGHTS: tuple[float, ...] = (0.04, 0.05, 0.08, 0.13, 0.2, 0.25, 0.2
 LAYOUTS: tuple[tuple[bool, str], ...] = ((False, ".dcm"), (False, ""), (True, ".dcm"), (True, ""))
 LAYOUT_WEIGHTS: tuple[float, ...] = (0.55, 0.2, 0.15, 0.1)
 ZERO_BASED_SHARE = 0.2
+
+#: Transfer syntaxes of the DICOM series (all lossless) and how often they occur, per series.
+#: Drawn from a stream of its own, so pixels, labels and every other draw do not depend on it.
+TRANSFER_SYNTAXES: tuple[str, ...] = (
+    ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGLSLossless, JPEG2000Lossless, RLELossless,
+    DeflatedExplicitVRLittleEndian,
+)
+TRANSFER_SYNTAX_WEIGHTS: tuple[float, ...] = (0.15, 0.05, 0.50, 0.15, 0.10, 0.05)
 
 #: Target severity mix of boxed foramina (grades 0-3).
 GRADE_MIX: tuple[float, ...] = (0.70, 0.15, 0.09, 0.06)
@@ -71,6 +90,7 @@ class SeriesPlan:
     nested: bool  # DICOM/<pid>/ST000000-<study>/Sagittal/
     suffix: str  # ".dcm" or ""
     study: int
+    transfer_syntax: str = ExplicitVRLittleEndian  # TransferSyntaxUID of every slice
 
     @property
     def fov_mm(self) -> float:
@@ -166,10 +186,15 @@ def _choice(rng: np.random.Generator, options, weights):
     return options[int(rng.choice(len(options), p=np.asarray(weights) / sum(weights)))]
 
 
-def plan_series(rng: np.random.Generator) -> SeriesPlan:
+def plan_series(rng: np.random.Generator, transfer_syntax: str = ExplicitVRLittleEndian,
+                compact: bool = False) -> SeriesPlan:
+    """The series geometry; ``compact`` changes only the DICOM matrix (and so the spacing),
+    every draw stays the same."""
     png = _choice(rng, PNG_SIZES, PNG_SIZE_WEIGHTS)
     dicom = RESAMPLED_DICOM_SIZE[png] if rng.random() < RESAMPLED_SHARE else png
     fov = rng.uniform(250.0, min(300.0, dicom * MAX_SPACING_MM))
+    if compact:
+        dicom = COMPACT_DICOM_SIZE[png]
     thickness = float(rng.choice([3.0, 3.5, 4.0, 4.5]))
     gap = float(rng.choice([0.0, 0.3, 0.5]))
     nested, suffix = _choice(rng, LAYOUTS, LAYOUT_WEIGHTS)
@@ -186,6 +211,7 @@ def plan_series(rng: np.random.Generator) -> SeriesPlan:
         nested=nested,
         suffix=suffix,
         study=int(rng.integers(1, 100_000)),
+        transfer_syntax=transfer_syntax,
     )
 
 
@@ -289,10 +315,15 @@ def plan_foramina(rng: np.random.Generator, series: SeriesPlan) -> tuple[Foramen
     return tuple(foramina)
 
 
-def plan_patient(patient_id: str, seed: int, index: int) -> PatientPlan:
+def plan_transfer_syntax(seed: int, index: int) -> str:
+    """The transfer syntax of patient ``index``'s series, from its own stream ``(seed, index)``."""
+    return _choice(np.random.default_rng([seed, 0x75C, index]), TRANSFER_SYNTAXES, TRANSFER_SYNTAX_WEIGHTS)
+
+
+def plan_patient(patient_id: str, seed: int, index: int, compact: bool = False) -> PatientPlan:
     """All random choices of one patient, from its own generator ``(seed, index)``."""
     rng = np.random.default_rng([seed, 0x5A7, index])
-    series = plan_series(rng)
+    series = plan_series(rng, plan_transfer_syntax(seed, index), compact)
     return PatientPlan(
         patient_id=patient_id,
         entropy=(seed, index),

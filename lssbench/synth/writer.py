@@ -1,7 +1,13 @@
 """Write one rendered patient in the published layout: DICOM, PNG and PASCAL VOC XML.
 
 Deterministic bytes: no timestamps, UIDs hashed from the patient ID and the seed,
-PNGs written by Pillow with fixed options.
+PNGs written with fixed options, compressed pixels by fixed encoder plugins
+(:data:`ENCODER_PLUGINS`; byte-identical for the same plugin versions).
+
+DICOM pixels are stored in the series' transfer syntax (``SeriesPlan.transfer_syntax``):
+uncompressed (explicit or implicit VR little endian), deflated (the whole data set, as pydicom writes it), or one lossless frame per
+file encapsulated with a basic offset table (RLE Lossless, JPEG-LS Lossless, JPEG 2000
+Lossless); decoding gives back the uncompressed pixels exactly.
 
 DICOM geometry (LPS): ImageOrientationPatient ``[0, 1, 0, 0, 0, -1]`` (columns run
 anterior -> posterior, rows superior -> inferior); ImagePositionPatient x is the
@@ -21,13 +27,25 @@ from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element, write_file_meta_info
-from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+from pydicom.encaps import encapsulate
+from pydicom.pixels import get_encoder
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGLSLossless,
+    MRImageStorage,
+    RLELossless,
+    generate_uid,
+)
 
 from lssbench.domain import SEGMENTATION_CLASSES, voc_name
 from lssbench.synth.plan import PatientPlan, SeriesPlan
 from lssbench.synth.render import LabelledBox, RenderedPatient
 
 PNG_ZLIB_LEVEL = 1
+#: The pydicom encoder plugin used per compressed transfer syntax (fixed, for reproducible bytes).
+ENCODER_PLUGINS = {RLELossless: "pylibjpeg", JPEGLSLossless: "pyjpegls", JPEG2000Lossless: "pylibjpeg"}
 COLOURS = np.array([c.colour for c in sorted(SEGMENTATION_CLASSES, key=lambda c: c.index)], dtype=np.uint8)
 
 DETECTION_IMAGES = Path("Foramina_Detection", "Images")
@@ -70,12 +88,12 @@ def _series_dataset(plan: PatientPlan) -> Dataset:
     return ds
 
 
-def _encode(elements) -> dict[int, bytes]:
-    """Explicit VR little endian bytes of each data element, keyed by tag."""
+def _encode(elements, implicit: bool = False) -> dict[int, bytes]:
+    """Little endian bytes (explicit VR, else implicit) of each data element, keyed by tag."""
     encoded = {}
     for elem in elements:
         buffer = DicomBytesIO()
-        buffer.is_little_endian, buffer.is_implicit_VR = True, False
+        buffer.is_little_endian, buffer.is_implicit_VR = True, implicit
         write_data_element(buffer, elem)
         encoded[int(elem.tag)] = buffer.getvalue()
     return encoded
@@ -91,40 +109,67 @@ def _slice_dataset(plan: PatientPlan, index: int, pixels: np.ndarray) -> Dataset
     half = round(series.fov_mm / 2, 3)
     ds.ImagePositionPatient = [x, -half, half]
     ds.SliceLocation = x
-    ds.PixelData = np.ascontiguousarray(pixels, dtype="<u2").tobytes()
-    ds["PixelData"].VR = "OW"
+    syntax = series.transfer_syntax
+    if syntax in ENCODER_PLUGINS:
+        ds.PixelData = encapsulate([encode_frame(pixels, syntax)])
+        ds["PixelData"].VR = "OB"
+        ds["PixelData"].is_undefined_length = True
+    else:
+        ds.PixelData = np.ascontiguousarray(pixels, dtype="<u2").tobytes()
+        ds["PixelData"].VR = "OW"
     return ds
 
 
-def _file_meta(ds: Dataset) -> FileMetaDataset:
+def encode_frame(pixels: np.ndarray, syntax: str) -> bytes:
+    """One uint16 MONOCHROME2 frame losslessly encoded in compressed transfer syntax ``syntax``."""
+    rows, columns = pixels.shape
+    return get_encoder(syntax).encode(
+        np.ascontiguousarray(pixels, dtype=np.uint16), encoding_plugin=ENCODER_PLUGINS[syntax],
+        rows=rows, columns=columns, samples_per_pixel=1, number_of_frames=1, bits_allocated=16,
+        bits_stored=16, pixel_representation=0, photometric_interpretation="MONOCHROME2",
+    )
+
+
+def _file_meta(ds: Dataset, syntax: str) -> FileMetaDataset:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = MRImageStorage
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.TransferSyntaxUID = syntax
     return meta
 
 
+def _deflate(data: bytes) -> bytes:
+    """Raw deflate of the data set, padded to even length (PS3.5 A.5, as pydicom writes it)."""
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    deflated = compressor.compress(data) + compressor.flush()
+    return deflated + b"\0" * (len(deflated) % 2)
+
+
 def dicom_bytes(plan: PatientPlan, shared: dict[int, bytes], index: int, pixels: np.ndarray) -> bytes:
-    """One slice as a DICOM Part 10 file (explicit VR little endian), byte-identical to
+    """One slice as a DICOM Part 10 file in the series' transfer syntax, byte-identical to
     ``pydicom.dcmwrite(..., enforce_file_format=True)`` of the merged dataset but without
     re-encoding the ``shared`` elements (from :func:`shared_elements`) for every slice."""
+    syntax = plan.series.transfer_syntax
     ds = _slice_dataset(plan, index, pixels)
     meta = DicomBytesIO()
     meta.is_little_endian, meta.is_implicit_VR = True, False
-    write_file_meta_info(meta, _file_meta(ds), enforce_standard=True)
-    elements = {**shared, **_encode(ds.values())}
-    return b"\0" * 128 + b"DICM" + meta.getvalue() + b"".join(elements[tag] for tag in sorted(elements))
+    write_file_meta_info(meta, _file_meta(ds, syntax), enforce_standard=True)
+    elements = {**shared, **_encode(ds.values(), syntax == ImplicitVRLittleEndian)}
+    body = b"".join(elements[tag] for tag in sorted(elements))
+    if syntax == DeflatedExplicitVRLittleEndian:
+        body = _deflate(body)
+    return b"\0" * 128 + b"DICM" + meta.getvalue() + body
 
 
 def shared_elements(plan: PatientPlan) -> dict[int, bytes]:
-    return _encode(_series_dataset(plan).values())
+    return _encode(_series_dataset(plan).values(), plan.series.transfer_syntax == ImplicitVRLittleEndian)
 
 
 def full_dataset(plan: PatientPlan, index: int, pixels: np.ndarray) -> Dataset:
     """The same slice as a pydicom Dataset (used to check :func:`dicom_bytes`)."""
     ds = _series_dataset(plan)
     ds.update(_slice_dataset(plan, index, pixels))
-    ds.file_meta = _file_meta(ds)
+    ds.file_meta = _file_meta(ds, plan.series.transfer_syntax)
     return ds
 
 
