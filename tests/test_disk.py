@@ -44,6 +44,6 @@ def test_synth_prints_what_it_wrote(tmp_path):
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     files, size = folder_size(tmp_path / "d")
-    assert result.output == (f"wrote a synthetic dataset of 2 patients (seed 5, compact) to {tmp_path / 'd'}: "
+    assert result.stdout == (f"wrote a synthetic dataset of 2 patients (seed 5, compact) to {tmp_path / 'd'}: "
                              f"{count_files(files)}, {format_size(size)}\n")
-    assert re.search(r": \d+ files, \d[\d.]* MB\n$", result.output)
+    assert re.search(r": \d+ files, \d[\d.]* MB\n$", result.stdout)

@@ -143,10 +143,6 @@ def demo(out, patients, n_bootstrap):
     (perfect, jittered, weak) into a leaderboard, and say where everything is.
 
     The data is the compact synthetic variant (DICOM at half the PNG matrix; about 190 MB for
-    100 patients); the folder's size is printed at the end."""
-    from lssbench.demo import footprint_text, run_demo
-
-    The data is the compact synthetic variant (DICOM at half the PNG matrix; about 190 MB for
     100 patients); the folder's size is printed at the end. A second run in the same OUT reuses
     its dataset and bundle when they have the asked number of patients, and rebuilds them
     otherwise (it says which).
