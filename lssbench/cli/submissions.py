@@ -61,9 +61,13 @@ def validate(preds, gt, split):
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the results JSON here.")
 @BOOTSTRAP_OPTION
 @SEED_OPTION
+@click.option("--report", "report_dir", type=click.Path(path_type=Path), default=None,
+              help="Also write the HTML report of the submission to this folder (index.html, figures/).")
+@click.option("--per-case", "per_case", type=click.Path(path_type=Path), default=None,
+              help="Also write a CSV with one row per segmentation case and class and per graded foramen.")
 @click.option("--quiet", is_flag=True, help="Print only where the results went.")
 @handle_errors
-def evaluate(preds, gt, split, out, n_bootstrap, seed, quiet):
+def evaluate(preds, gt, split, out, n_bootstrap, seed, report_dir, per_case, quiet):
     """Validate and score submission PREDS; print a summary and write the results JSON."""
     from lssbench.jsonio import write_json_atomic
     from lssbench.report import format_results
@@ -71,7 +75,10 @@ def evaluate(preds, gt, split, out, n_bootstrap, seed, quiet):
     from lssbench.sources import resolve_ground_truth
     from lssbench.submission import load_submission
 
+    from lssbench.cli.report import check_outputs, submission_name, write_extras
+
     require_exists(preds)
+    check_outputs(report_dir, per_case)
     source = resolve_ground_truth(gt, split)
     click.echo(f"ground truth: {source.description}", err=quiet)
     submission = load_submission(preds, source.ground_truth)
@@ -81,3 +88,5 @@ def evaluate(preds, gt, split, out, n_bootstrap, seed, quiet):
     if out:
         write_json_atomic(out, results)
         click.echo(f"results written to {out}")
+    write_extras(results, source.ground_truth, submission, name=submission_name(preds),
+                 report_dir=report_dir, per_case=per_case)
