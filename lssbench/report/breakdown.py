@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping, Sequence
 
 from lssbench.aggregate import is_aggregate, metric_values
@@ -71,8 +72,10 @@ def _display_name(meta: Mapping | None, fallback: str) -> str:
     return str(method or team or fallback)
 
 
-def rows_of(document: Mapping, fallback_name: str) -> list[Row]:
-    """The rows a results, aggregate or leaderboard dict gives (``fallback_name``: its file)."""
+def rows_of(document: Mapping, source: str) -> list[Row]:
+    """The rows a results, aggregate or leaderboard dict gives (``source``: its file path;
+    a row is named by its meta.json, else by the file name)."""
+    fallback_name = Path(source).name
     if is_aggregate(document):
         metrics = document.get("metrics") or {}
         return [Row(_display_name(document.get("meta"), fallback_name) + f" ({document.get('runs')} runs)",
@@ -87,14 +90,14 @@ def rows_of(document: Mapping, fallback_name: str) -> list[Row]:
     if "tasks" in document and "gt_fingerprint" in document:
         return [Row(_display_name(document.get("meta"), fallback_name), metric_values(document),
                     document.get("ci95") or {}, None, document.get("split"), document.get("gt_fingerprint"))]
-    raise UsageError(f"{fallback_name}: not a results, aggregate or leaderboard JSON of lssbench")
+    raise UsageError(f"{source}: not a results, aggregate or leaderboard JSON of lssbench")
 
 
 def _unique_names(rows: list[Row], sources: list[str]) -> None:
     names = [r.name for r in rows]
     for row, source in zip(rows, sources):
         if names.count(row.name) > 1:
-            row.name = f"{row.name} [{source}]"
+            row.name = f"{row.name} [{Path(source).name}]"
 
 
 def collect_rows(documents: Sequence[tuple[str, Mapping]]) -> list[Row]:

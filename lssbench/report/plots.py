@@ -133,7 +133,7 @@ def distributions(values: Mapping[str, Sequence[float]], *, xlabel: str, name: s
     labels = list(values)
     with _figure(name, height=0.45 * len(labels) + 0.9) as (fig, ax):
         data = [np.asarray(values[k], dtype=float) for k in labels]
-        ax.boxplot(data, vert=False, widths=0.55, showfliers=False,
+        ax.boxplot(data, orientation="horizontal", widths=0.55, showfliers=False,
                    medianprops={"color": PALETTE[1]}, boxprops={"color": "#444"})
         rng = np.random.default_rng(0)
         for i, row in enumerate(data, start=1):
