@@ -210,15 +210,30 @@ def _class_legend(fig):
 def forest(rows: Sequence[tuple[str, float, float | None, float | None, bool]], *, xlabel: str,
            name: str, higher_is_better: bool = True) -> str:
     """A forest plot: per row ``(label, value, lo, hi, is_reference)`` a dot and its 95 %
-    interval, first row on top; reference rows grey with hollow markers."""
+    interval, first row on top; reference rows grey with hollow markers.  The axis spans the
+    submissions; a reference far outside is drawn at the edge as a triangle with its value."""
     n = max(len(rows), 1)
-    with _figure(name, height=0.32 * n + 0.9) as (fig, ax):
+    own = [x for label, v, lo, hi, ref in rows if not ref for x in (v, lo, hi) if x is not None]
+    span = (min(own), max(own)) if own else None
+    if span is not None:
+        pad = max((span[1] - span[0]) * 0.08, 0.02 * max(abs(span[1]), 1e-9), 1e-3)
+        span = (span[0] - pad, span[1] + pad)
+    with _figure(name, width=4.6, height=0.3 * n + 0.85) as (fig, ax):
         for i, (label, value, lo, hi, is_reference) in enumerate(rows):
             colour = REFERENCE_COLOUR if is_reference else PALETTE[0]
+            if is_reference and span is not None and not span[0] <= value <= span[1]:
+                edge = span[1] if value > span[1] else span[0]
+                ax.scatter([edge], [i], marker=">" if value > span[1] else "<", s=30, color=colour, zorder=3)
+                ax.annotate(f"{value:g}", (edge, i), xytext=(-4 if value > span[1] else 4, 6),
+                            textcoords="offset points", ha="right" if value > span[1] else "left",
+                            fontsize=7, color=colour)
+                continue
             if lo is not None and hi is not None:
                 ax.plot([lo, hi], [i, i], color=colour, linewidth=2, solid_capstyle="butt")
             ax.scatter([value], [i], s=30, zorder=3, color="white" if is_reference else colour,
                        edgecolors=colour, linewidths=1.5)
+        if span is not None:
+            ax.set_xlim(*span)
         ax.set_yticks(range(len(rows)), [r[0] for r in rows])
         ax.set_ylim(n - 0.5, -0.5)
         ax.set_xlabel(f"{xlabel} ({'higher' if higher_is_better else 'lower'} is better)")
@@ -227,17 +242,22 @@ def forest(rows: Sequence[tuple[str, float, float | None, float | None, bool]], 
 
 
 def heatmap(matrix: Sequence[Sequence[float | None]], *, rows: Sequence[str], columns: Sequence[str],
-            title: str, name: str, vmin: float = 0.0, vmax: float = 1.0) -> str:
-    """A labelled heatmap with the value in every cell; ``None`` cells blank and marked ``-``."""
+            title: str, name: str, vmin: float = 0.0, vmax: float = 1.0, reverse: bool = False,
+            digits: int = 2) -> str:
+    """A labelled heatmap with the value in every cell; ``None`` cells blank and marked ``-``.
+    ``reverse`` for lower-is-better values (dark = good either way)."""
     values = np.array([[np.nan if v is None else v for v in row] for row in matrix], dtype=float)
     n_rows, n_cols = values.shape if values.size else (len(rows), len(columns))
     with _figure(name, width=max(_WIDTH_IN, 0.62 * n_cols + 2.2), height=0.36 * n_rows + 1.4) as (fig, ax):
-        ax.imshow(np.ma.masked_invalid(values), cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
+        ax.imshow(np.ma.masked_invalid(values), cmap="viridis_r" if reverse else "viridis", vmin=vmin, vmax=vmax,
+                  aspect="auto")
         for i in range(n_rows):
             for j in range(n_cols):
                 v = values[i, j]
-                ax.text(j, i, "-" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=8,
-                        color="black" if np.isnan(v) or (v - vmin) / (vmax - vmin or 1) > 0.6 else "white")
+                level = (v - vmin) / ((vmax - vmin) or 1)
+                light = level > 0.6 if not reverse else level < 0.4
+                ax.text(j, i, "-" if np.isnan(v) else f"{v:.{digits}f}", ha="center", va="center", fontsize=8,
+                        color="black" if np.isnan(v) or light else "white")
         ax.set_xticks(range(n_cols), columns, rotation=45, ha="right")
         ax.set_yticks(range(n_rows), rows)
         ax.set_title(title)
