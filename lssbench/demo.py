@@ -10,7 +10,7 @@ and submits coarse masks.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -130,29 +130,71 @@ class DemoOutputs:
     submissions: dict
     leaderboard: Path
     board: dict
+    written: list = field(default_factory=list)  # lssbench.leaderboard.OutputResult per file
+    notes: list = field(default_factory=list)  # what was reused or rebuilt
+
+
+def demo_outputs(out: Path) -> dict[str, Path]:
+    """The board files the demo writes: JSON, Markdown and HTML, in ``out``."""
+    return {"json_path": out / "leaderboard.json", "markdown": out / "leaderboard.md",
+            "html": out / "leaderboard.html"}
+
+
+def _existing_patients(data: Path) -> int | None:
+    """Patients of the synthetic dataset in ``data`` (from its marker file), None if unknown."""
+    import json
+
+    from lssbench.synth import MARKER
+
+    try:
+        return int(json.loads((data / MARKER).read_text("utf-8"))["n_patients"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def run_demo(out: str | os.PathLike = DEFAULT_DEMO_DIR, *, n_patients: int | None = None, seed: int = 0,
-             n_bootstrap: int = 1000, workers: int | None = None, on_done=None) -> DemoOutputs:
-    """Synthesize, prepare the test bundle, write the samples, score them into a leaderboard.
+             n_bootstrap: int = 1000, workers: int | None = None, on_done=None, progress=None) -> DemoOutputs:
+    """Synthesize, prepare the test bundle, write the samples, score them into a leaderboard,
+    and write the board as JSON, Markdown and HTML (each file independently: see ``written``).
 
-    Re-running reuses the dataset and bundle already in ``out`` (both are deterministic).
+    Re-running reuses the dataset and bundle already in ``out`` (both are deterministic) when
+    they have the asked number of patients, and rebuilds both otherwise; ``notes`` says which.
     """
     from lssbench.dataset import read_dataset
     from lssbench.groundtruth import load_ground_truth, prepare_ground_truth
-    from lssbench.jsonio import write_json_atomic
-    from lssbench.leaderboard import leaderboard
+    from lssbench.leaderboard import board_outputs, leaderboard, write_outputs
+    from lssbench.progress import QUIET
     from lssbench.synth import DEFAULT_PATIENTS, synthesize
 
+    progress = progress or QUIET
     out = Path(out)
+    wanted = n_patients or DEFAULT_PATIENTS
     data, gt_dir = out / "data", out / "gt"
-    if not data.exists():
-        synthesize(data, n_patients=n_patients or DEFAULT_PATIENTS, seed=seed)
-    if not gt_dir.exists():
-        prepare_ground_truth(read_dataset(data), "test", gt_dir)
+    notes = []
+    rebuild = not data.exists()
+    if data.exists():
+        existing = _existing_patients(data)
+        if existing == wanted:
+            notes.append(f"reusing the synthetic dataset in {data} ({existing} patients) and its bundle")
+        else:
+            notes.append(f"the dataset in {data} has {existing or 'an unknown number of'} patients, "
+                         f"{wanted} were asked for: rebuilding it and its bundle")
+            rebuild = True
+    for note in notes:
+        progress.note(note)
+    if rebuild:
+        with progress.step(f"synthesizing {wanted} patients into {data}"):
+            synthesize(data, n_patients=wanted, seed=seed)
+    if rebuild or not gt_dir.exists():
+        with progress.step("reading the dataset"):
+            dataset = read_dataset(data)
+        with progress.step(f"preparing the test bundle in {gt_dir}"):
+            prepare_ground_truth(dataset, "test", gt_dir)
     ground_truth = load_ground_truth(gt_dir)
-    submissions = write_sample_submissions(ground_truth, out / "submissions", seed=seed)
+    with progress.step("writing the sample submissions"):
+        submissions = write_sample_submissions(ground_truth, out / "submissions", seed=seed)
     board = leaderboard(list(submissions.values()), ground_truth, n_bootstrap=n_bootstrap, seed=seed,
                         workers=workers, on_done=on_done)
-    board_path = write_json_atomic(out / "leaderboard.json", board)
-    return DemoOutputs(data, gt_dir, submissions, board_path, board)
+    paths = demo_outputs(out)
+    written = write_outputs(board, board_outputs(**paths))
+    return DemoOutputs(data, gt_dir, submissions, paths["json_path"], board, written, notes)

@@ -34,10 +34,10 @@ CATEGORIES: tuple[str, ...] = tuple(f"{level}/{side}" for level in LEVELS for si
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
-#: Patient IDs seen in the dataset: the word PATIENT and 5 to 7 digits.
-PATIENT_ID_PATTERN = re.compile(r"PATIENT\d{5,7}")
-#: Slice names: IM and six digits (the slice index, counted from 0 or 1).
-SLICE_NAME_PATTERN = re.compile(r"IM\d{6}")
+#: Patient IDs seen in the dataset: the word PATIENT and 5 to 7 ASCII digits.
+PATIENT_ID_PATTERN = re.compile(r"PATIENT[0-9]{5,7}")
+#: Slice names: IM and six ASCII digits (the slice index, counted from 0 or 1).
+SLICE_NAME_PATTERN = re.compile(r"IM[0-9]{6}")
 
 
 @dataclass(frozen=True)
@@ -91,18 +91,35 @@ def split_image_id(value: str) -> tuple[str, str]:
     return patient_id, slice_name
 
 
-_LEVEL_PATTERN = re.compile(r"^\s*L([1-5])\s*[-/_]\s*([LS])([1-5])\s*$", re.IGNORECASE)
+# re.ASCII: no Unicode case folding ('ſ' is not 's') and only ASCII whitespace.
+_LEVEL_PATTERN = re.compile(r"^\s*L([1-5])\s*[-/_]\s*([LS])([1-5])\s*$", re.IGNORECASE | re.ASCII)
+#: Loose spellings that earn a hint: L4-5, L45, 4-5, L5S1, L4.L5 ...
+_LEVEL_GUESS = re.compile(r"^\s*L?([1-5])\s*[-/_.\s]?\s*[LS]?([1-5])\s*$", re.IGNORECASE | re.ASCII)
 LEVEL_SPELLINGS_TEXT = "one of " + ", ".join(LEVELS) + " (also written L3/L4, L3_L4 or l3-l4)"
 
 
+def _level_guess(text: str) -> str | None:
+    match = _LEVEL_GUESS.match(text)
+    if not match:
+        return None
+    upper, lower = int(match.group(1)), int(match.group(2))
+    if upper == 5 and lower == 1:
+        return "L5-S1"
+    guess = f"L{upper}-L{lower}"
+    return guess if guess in LEVELS else None
+
+
 def parse_level(text: str) -> str:
-    """Canonical level of ``L3-L4``, ``L3/L4``, ``L3_L4`` or ``l3-l4``; ValueError otherwise."""
-    match = _LEVEL_PATTERN.match(str(text))
+    """Canonical level of ``L3-L4``, ``L3/L4``, ``L3_L4`` or ``l3-l4`` (ASCII only); ValueError otherwise."""
+    text = str(text)
+    match = _LEVEL_PATTERN.match(text)
     if match:
         canonical = f"L{match.group(1)}-{match.group(2).upper()}{match.group(3)}"
         if canonical in LEVELS:
             return canonical
-    raise ValueError(f"unknown level {text!r}; expected {LEVEL_SPELLINGS_TEXT}")
+    guess = _level_guess(text)
+    hint = f"; write {guess}" if guess else ""
+    raise ValueError(f"unknown level {text[:80]!r}{hint}; expected {LEVEL_SPELLINGS_TEXT}")
 
 
 _SIDE_SPELLINGS = {"left": "left", "l": "left", "right": "right", "r": "right"}
@@ -111,9 +128,10 @@ SIDE_SPELLINGS_TEXT = "left or right (also Left, L, Right, R)"
 
 def parse_side(text: str) -> str:
     """Canonical side of ``left``/``right`` in any case, or ``L``/``R``; ValueError otherwise."""
-    side = _SIDE_SPELLINGS.get(str(text).strip().lower())
+    text = str(text)
+    side = _SIDE_SPELLINGS.get(text.strip(" \t\r\n").lower()) if text.isascii() else None
     if side is None:
-        raise ValueError(f"unknown side {text!r}; expected {SIDE_SPELLINGS_TEXT}")
+        raise ValueError(f"unknown side {text[:80]!r}; expected {SIDE_SPELLINGS_TEXT}")
     return side
 
 

@@ -25,7 +25,7 @@ from PIL import Image
 from lssbench import __version__
 from lssbench.dataset.records import AnnotatedSlice, Dataset, SegmentationCase
 from lssbench.domain import (CATEGORIES, GRADE_COLUMNS, GRADE_NAMES, GRADE_RULE, GRADE_RULE_TEXT,
-                             GRADES_FILE, LEVELS, NUM_SEGMENTATION_CLASSES, SEGMENTATION_DIR, SIDES,
+                             GRADES_FILE, LEVELS, NUM_SEGMENTATION_CLASSES, SEGMENTATION_DIR, SIDES, SPLITS,
                              category_id, foramen_grade, split_category, split_image_id)
 from lssbench.formats import grades_csv, mask_png
 from lssbench.jsonio import dumps, fingerprint, replace_folder, sha256_bytes, write_bytes_atomic, write_text_atomic
@@ -351,7 +351,21 @@ def _images_table(rows: Iterable[tuple]) -> pd.DataFrame:
     return _typed(sorted(rows), IMAGE_COLUMNS)
 
 
+_PUBLIC_FIELDS = {"split": str, "split_definition": str, "lssbench_version": str, "gt_fingerprint": str,
+                  "patients": list, "images": list, "cases": list}
+
+
 def _load_public(document: dict, file: Path) -> GroundTruth:
+    problems = _structure_problems(document, _PUBLIC_FIELDS, file.name)
+    if not problems:
+        listed = _patients_of((i["image_id"] for i in document["images"]), (c["patient_id"] for c in document["cases"]))
+        if document["patients"] != listed:
+            problems.append(Problem(file.name, "patients", f"{len(document['patients'])} listed, but its images and "
+                                    f"cases hold {len(listed)} (or other ones); the file was edited or damaged"))
+        if document["split"] not in SPLITS:
+            problems.append(Problem(file.name, "split", f"{document['split'][:40]!r} is not a split"))
+    if problems:
+        raise DataError(f"{file} is damaged", problems)
     images = _images_table((i["image_id"], split_image_id(i["image_id"])[0], i["width"], i["height"])
                            for i in document["images"])
     return GroundTruth(split=document["split"], split_definition=document["split_definition"],
@@ -365,8 +379,65 @@ def _required_files(manifest: dict) -> list[str]:
     return [DETECTION_FILE, GRADES_FILE, PUBLIC_FILE] + [f"{SEGMENTATION_DIR}/{p}.png" for p in sorted(manifest["cases"])]
 
 
+#: Fields of manifest.json and the JSON type each must have.
+_MANIFEST_FIELDS = {"split": str, "split_definition": str, "lssbench_version": str, "grade_rule": str,
+                    "schema_version": int, "patients": list, "images": dict, "cases": dict, "files": dict,
+                    "fingerprint": str}
+_EDITED = "; the manifest was edited or damaged -- prepare the bundle again"
+
+
+def _structure_problems(document: dict, fields: dict, name: str) -> list[Problem]:
+    """Problems for missing fields or fields of the wrong JSON type."""
+    problems = []
+    for key, kind in fields.items():
+        if key not in document:
+            problems.append(Problem(name, key, f"missing field{_EDITED}"))
+        elif not isinstance(document[key], kind) or isinstance(document[key], bool):
+            problems.append(Problem(name, key, f"expected a JSON {'string' if kind is str else kind.__name__}, "
+                                               f"got {type(document[key]).__name__}{_EDITED}"))
+    return problems
+
+
+def _patients_of(images: Iterable[str], cases: Iterable[str]) -> list[str]:
+    """The bundle's patients: those with an annotated slice or a segmentation case."""
+    return sorted({split_image_id(i)[0] for i in images} | set(cases))
+
+
+def _consistency_problems(manifest: dict, public: dict, coco: dict, grades: pd.DataFrame) -> list[Problem]:
+    """The manifest's unhashed fields against what the hashed files and its geometry say."""
+    problems = []
+    patients = _patients_of(manifest["images"], manifest["cases"])
+    if manifest["patients"] != patients:
+        problems.append(Problem(MANIFEST_FILE, "patients", f"{len(manifest['patients'])} listed, but its images and "
+                                f"cases hold {len(patients)} (or other ones){_EDITED}"))
+    if manifest["split"] not in SPLITS:
+        problems.append(Problem(MANIFEST_FILE, "split", f"{str(manifest['split'])[:40]!r} is not a split{_EDITED}"))
+    if manifest["grade_rule"] != GRADE_RULE:
+        problems.append(Problem(MANIFEST_FILE, "grade_rule", f"{str(manifest['grade_rule'])[:40]!r}, but this "
+                                f"lssbench knows only {GRADE_RULE!r}{_EDITED}"))
+    info = coco.get("info", {}) if isinstance(coco, dict) else {}
+    for key in ("split", "split_definition"):
+        for name, other in ((PUBLIC_FILE, public), (DETECTION_FILE, info)):
+            if isinstance(other, dict) and other.get(key) != manifest[key]:
+                problems.append(Problem(MANIFEST_FILE, key, f"{str(manifest[key])[:40]!r}, but {name} says "
+                                        f"{str(other.get(key))[:40]!r}{_EDITED}"))
+    if isinstance(public, dict):
+        if public.get("patients") != manifest["patients"]:
+            problems.append(Problem(MANIFEST_FILE, "patients", f"differ from those of {PUBLIC_FILE}{_EDITED}"))
+        if public.get("gt_fingerprint") != manifest["fingerprint"]:
+            problems.append(Problem(MANIFEST_FILE, "fingerprint", f"differs from the one in {PUBLIC_FILE}{_EDITED}"))
+    strangers = sorted(set(grades["patient_id"]) - set(manifest["patients"]))
+    if strangers and not problems:  # else it follows from the manifest's own problems
+        problems.append(Problem(GRADES_FILE, "patient_id", f"{strangers[0]} is not a patient of the bundle"))
+    return problems
+
+
 def _load_bundle(manifest: dict, file: Path) -> GroundTruth:
-    folder, hashes = file.parent, dict(manifest["files"])
+    folder = file.parent
+    problems = _structure_problems(manifest, _MANIFEST_FIELDS, MANIFEST_FILE)
+    if problems:
+        raise DataError(f"ground-truth bundle {folder} is damaged", problems)
+    hashes = dict(manifest["files"])
     geometry = {"images": manifest["images"], "cases": manifest["cases"]}
     checked = {name: _read_verified(folder, name, hashes.get(name)) for name in _required_files(manifest)}
     problems = [problem for _, problem in checked.values() if problem is not None]
@@ -375,8 +446,12 @@ def _load_bundle(manifest: dict, file: Path) -> GroundTruth:
     if problems:
         raise DataError(f"ground-truth bundle {folder} is damaged", sorted(problems))
     coco = _read_json(folder / DETECTION_FILE, DETECTION_FILE, checked[DETECTION_FILE][0])
+    public = _read_json(folder / PUBLIC_FILE, PUBLIC_FILE, checked[PUBLIC_FILE][0])
     boxes, images = _parse_coco(coco, manifest)
     grades = _parse_grades(checked[GRADES_FILE][0])
+    problems = _consistency_problems(manifest, public, coco, grades)
+    if problems:
+        raise DataError(f"ground-truth bundle {folder} is damaged", problems)
     return GroundTruth(split=manifest["split"], split_definition=manifest["split_definition"],
                        fingerprint=manifest["fingerprint"], lssbench_version=manifest["lssbench_version"],
                        patients=sorted(manifest["patients"]), images=images, cases=_cases(manifest["cases"]),

@@ -1,7 +1,9 @@
 """Canonical JSON, atomic writes and fingerprints: the one place outputs are written.
 
-Every output is written to a temporary file in the target folder and renamed into
-place, so a crash never leaves half a file. JSON is canonical: sorted keys, floats
+Every output is written to a temporary file in the target folder
+(``.NAME.PID.XXXXXXXX.tmp``) and renamed into place, so a crash never leaves half a file;
+:func:`check_output_path` (run before any work) refuses paths that cannot be written and
+removes the temporaries of killed runs. JSON is canonical: sorted keys, floats
 rounded to :data:`FLOAT_DIGITS` significant decimals, NaN/inf refused.
 """
 
@@ -11,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -48,21 +51,108 @@ def dumps(obj: Any, digits: int = FLOAT_DIGITS) -> str:
     return json.dumps(canonical(obj, digits), sort_keys=True, indent=2, allow_nan=False) + "\n"
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _tmp_prefix(path: Path, pid: int | None = None) -> str:
+    """Hidden temporary files beside ``path`` are named ``.NAME.PID.XXXXXXXX.tmp``."""
+    return f".{path.name}.{os.getpid() if pid is None else pid}."
+
+
+_TMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[A-Za-z0-9_]{8}\.tmp$")
+
+
+def _process_alive(pid: int) -> bool:
     try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the hidden ``.NAME.PID.XXXXXXXX.tmp`` files that a killed run left beside ``path``.
+
+    Only our own leftovers go: files named like that, for ``path``'s name, whose writing
+    process no longer exists. Returns what was removed.
+    """
+    path = Path(path)
+    removed = []
+    try:
+        siblings = list(path.parent.iterdir())
+    except OSError:
+        return removed
+    for sibling in siblings:
+        match = _TMP_NAME.match(sibling.name)
+        if (match and match["name"] == path.name and not _process_alive(int(match["pid"]))
+                and sibling.is_file() and not sibling.is_symlink()):
+            try:
+                sibling.unlink()
+                removed.append(sibling)
+            except OSError:
+                pass
+    return removed
+
+
+def check_output_path(path: str | os.PathLike, option: str = "--out") -> Path:
+    """Refuse, before any work, an output path that cannot be written as a regular file.
+
+    Raises UsageError when ``path`` is a folder, a symbolic link, a device or another
+    special file (``/dev/stdout`` included: outputs are files, written atomically), or when
+    its folder is missing, not a folder or not writable (probed by creating a temporary file).
+    """
+    from lssbench.problems import UsageError
+
+    path = Path(path)
+    if path.is_symlink():
+        raise UsageError(f"{option}: {path} is a symbolic link; lssbench writes regular files only and never "
+                         "replaces a link: give the path of a file")
+    if path.is_dir():
+        raise UsageError(f"{option}: {path} is a folder; give a file name, e.g. {path / 'leaderboard.json'}")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{option}: {path} is not a regular file (a device, pipe or socket); lssbench writes "
+                         "its outputs atomically to regular files only")
+    folder = path.parent
+    if not folder.exists():
+        raise UsageError(f"{option}: the folder {folder} does not exist; create it first")
+    if not folder.is_dir():
+        raise UsageError(f"{option}: {folder} is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise UsageError(f"{option}: cannot write in the folder {folder} ({error.strerror})") from None
+    remove_stale_temporaries(path)
+    return path
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
+
+    A symbolic link, device or other special file at ``path`` is never replaced
+    (UsageError). A full disk raises ScoringMachineError; the target is left as it was.
+    """
+    from lssbench.problems import ScoringMachineError, UsageError, machine_fault
+
+    path = Path(path)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise UsageError(f"{path} is not a regular file; lssbench does not replace links, devices or folders")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as error:
+        if tmp and os.path.exists(tmp):
             os.unlink(tmp)
+        fault = machine_fault(error, f"writing {path}") if isinstance(error, OSError) else None
+        if fault is not None and not isinstance(error, ScoringMachineError):
+            raise fault from error
         raise
     return path
 

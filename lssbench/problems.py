@@ -56,3 +56,25 @@ class UsageError(LssbenchError):
 class ScoringMachineError(LssbenchError):
     """A fault of the machine doing the scoring (no disk space, out of memory, permissions):
     the input was not judged. Never reported as a problem of the submission."""
+
+
+#: errno names that mean the scoring machine failed (disk full, quota, memory, permissions,
+#: read-only or failing disk, no file handles left), never the submission's content.
+MACHINE_ERRNOS: frozenset[str] = frozenset(
+    {"ENOSPC", "EDQUOT", "ENOMEM", "EACCES", "EPERM", "EROFS", "EIO", "EMFILE", "ENFILE", "EFBIG"})
+
+
+def machine_fault(exc: BaseException, doing: str) -> ScoringMachineError | None:
+    """A :class:`ScoringMachineError` when ``exc`` is a fault of the scoring machine, else None.
+
+    ``doing`` says what was under way ("extracting the submission"). The message names the
+    fault (``[ENOSPC] No space left on device``) but never a path of the machine.
+    """
+    import errno as _errno
+
+    if isinstance(exc, MemoryError):
+        return ScoringMachineError(f"out of memory while {doing}")
+    name = _errno.errorcode.get(getattr(exc, "errno", None) or -1, "")
+    if isinstance(exc, OSError) and name in MACHINE_ERRNOS:
+        return ScoringMachineError(f"{exc.strerror or name} [{name}] while {doing}")
+    return None

@@ -42,22 +42,31 @@ def default_bundle_path() -> Path:
     return cache_dir() / f"synthetic-{__version__}-n{DEFAULT_PATIENTS}-seed0" / "gt-test"
 
 
-def ensure_default_ground_truth() -> Path:
+def ensure_default_ground_truth(progress=None) -> Path:
     """Build (once) the test bundle of the synthetic default and return its folder.
 
     The dataset itself (about 770 MB of DICOM) is synthesized into a temporary folder and
     deleted; only the bundle (a few MB) is kept. ``lssbench synth`` writes the images.
+    ``progress`` (a :class:`lssbench.progress.Progress`) shows the steps of the first build.
     """
     from lssbench.dataset import read_dataset
     from lssbench.groundtruth import prepare_ground_truth
+    from lssbench.progress import QUIET
     from lssbench.synth import DEFAULT_PATIENTS, synthesize
 
+    progress = progress or QUIET
     bundle = default_bundle_path()
     if not bundle.exists():
+        progress.note(f"first use: building the default ground truth (synthetic, {DEFAULT_PATIENTS} patients) "
+                      f"in {bundle}; later runs reuse it")
         bundle.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".synth-", dir=bundle.parent) as tmp:
-            data = synthesize(Path(tmp) / "data", n_patients=DEFAULT_PATIENTS, seed=0)
-            prepare_ground_truth(read_dataset(data), DEFAULT_SPLIT, bundle)
+            with progress.step(f"synthesizing {DEFAULT_PATIENTS} patients"):
+                data = synthesize(Path(tmp) / "data", n_patients=DEFAULT_PATIENTS, seed=0)
+            with progress.step("reading the synthetic dataset"):
+                dataset = read_dataset(data)
+            with progress.step(f"preparing the {DEFAULT_SPLIT} bundle"):
+                prepare_ground_truth(dataset, DEFAULT_SPLIT, bundle)
     return bundle
 
 
@@ -66,7 +75,8 @@ def is_dataset_folder(path: Path) -> bool:
     return path.is_dir() and (path / "Foramina_Detection").is_dir()
 
 
-def resolve_ground_truth(gt: str | os.PathLike | None = None, split: str | None = None) -> GroundTruthSource:
+def resolve_ground_truth(gt: str | os.PathLike | None = None, split: str | None = None, *,
+                         progress=None) -> GroundTruthSource:
     """Load the ground truth named by ``gt`` (bundle, manifest, public.json or dataset folder).
 
     With ``gt`` None: ``$LSSBENCH_GT`` if set, else the embedded synthetic test split.
@@ -77,7 +87,7 @@ def resolve_ground_truth(gt: str | os.PathLike | None = None, split: str | None 
     if gt is None and os.environ.get(GT_ENV):
         gt, origin = os.environ[GT_ENV], f"${GT_ENV}"
     elif gt is None:
-        bundle = ensure_default_ground_truth()
+        bundle = ensure_default_ground_truth(progress)
         return GroundTruthSource(
             load_ground_truth(bundle),
             f"embedded synthetic test split (no --gt given; cached in {bundle})",
@@ -89,20 +99,34 @@ def resolve_ground_truth(gt: str | os.PathLike | None = None, split: str | None 
         raise UsageError(f"{origin}: {path} does not exist; expected a ground-truth folder, "
                          "its manifest.json, a public.json or a dataset folder")
     if is_dataset_folder(path):
-        return _ground_truth_from_dataset(path, split, origin)
+        return _ground_truth_from_dataset(path, split, origin, progress)
     if split is not None:
-        raise UsageError(f"--split is only used with a raw dataset folder; {path} is a ground-truth bundle")
+        from lssbench.groundtruth import MANIFEST_FILE
+
+        if path.is_dir() and (path / MANIFEST_FILE).is_file():
+            what = "a ground-truth bundle (it has its split already)"
+        elif path.is_file():
+            what = "a file, not a dataset folder"
+        else:
+            what = "neither a dataset folder (no Foramina_Detection/ inside) nor a ground-truth bundle " \
+                   "(no manifest.json inside)"
+        raise UsageError(f"--split is only used with a raw dataset folder; {origin} {path} is {what}")
     ground_truth = load_ground_truth(path)
     return GroundTruthSource(ground_truth, f"{ground_truth.split} split from {path} ({origin})")
 
 
-def _ground_truth_from_dataset(path: Path, split: str | None, origin: str) -> GroundTruthSource:
+def _ground_truth_from_dataset(path: Path, split: str | None, origin: str, progress=None) -> GroundTruthSource:
     from lssbench.dataset import read_dataset
     from lssbench.groundtruth import load_ground_truth, prepare_ground_truth
+    from lssbench.progress import QUIET
 
+    progress = progress or QUIET
     if split is None:
         raise UsageError(f"{origin}: {path} is a dataset folder; say which split with --split train|val|test")
     tmp = Path(tempfile.mkdtemp(prefix="lssbench-gt-"))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # masks are read lazily from here
-    ground_truth = load_ground_truth(prepare_ground_truth(read_dataset(path), split, tmp / "gt"))
+    with progress.step(f"reading the dataset folder {path}"):
+        dataset = read_dataset(path)
+    with progress.step(f"preparing its {split} bundle"):
+        ground_truth = load_ground_truth(prepare_ground_truth(dataset, split, tmp / "gt"))
     return GroundTruthSource(ground_truth, f"{split} split of dataset folder {path} ({origin})")

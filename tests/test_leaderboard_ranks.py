@@ -34,4 +34,5 @@ def test_folder_of_submissions_is_expanded_and_names_disambiguated(tmp_path):
     (subs / "notes.txt").write_text("x")
     paths = expand_submission_paths([subs, subs / "team1"])
     assert [p.name for p in paths] == ["team1", "team2.zip", "team1"]
-    assert entry_names([Path("a/x"), Path("b/x.zip"), Path("c/y")]) == ["a/x", "b/x", "y"]
+    assert entry_names([Path("a/x"), Path("b/x.zip"), Path("c/y")]) == ["x", "x.zip", "y"]
+    assert entry_names([Path("a/x"), Path("b/x"), Path("a/x"), Path("t.tar.gz")]) == ["a/x", "b/x", "a/x (2)", "t"]

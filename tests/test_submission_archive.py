@@ -59,7 +59,7 @@ def test_missing_path_is_usage_error(tmp_path):
 def test_not_a_zip(tmp_path):
     fake = tmp_path / "s.zip"
     fake.write_bytes(b"PK but not really a zip")
-    assert _refused(fake) == ["s.zip: not a readable zip archive (no end-of-central-directory record)"]
+    assert _refused(fake) == ["s.zip: not a readable zip archive (no end-of-central-directory record: not a zip, or the upload was cut short)"]
 
 
 def test_other_file_types_refused(tmp_path):
@@ -119,7 +119,8 @@ def test_zip_lying_header_stopped_while_extracting(tmp_path):
         at = data.find(signature)
         data[at + offset : at + offset + 4] = (100).to_bytes(4, "little")
     archive.write_bytes(bytes(data))
-    assert _refused(archive) == ["s.zip: member 'grades.csv': cannot be extracted: Bad CRC-32 for file 'grades.csv'"]
+    assert _refused(archive) == ["grades.csv: the zip member is damaged (its CRC-32 checksum does not match its "
+                                 "content); make the zip again and upload it again"]
 
 
 def test_extraction_counts_real_bytes_against_the_budget(tmp_path):
@@ -131,7 +132,7 @@ def test_extraction_counts_real_bytes_against_the_budget(tmp_path):
 
 def test_zip_file_count_cap(tmp_path):
     archive = _zip(tmp_path / "s.zip", {f"segmentation/{i}.png": b"" for i in range(12)})
-    assert _refused(archive, Limits(max_files=10)) == ["s.zip: more than 10 files; refused"]
+    assert _refused(archive, Limits(max_files=10)) == ["s.zip: more than 10 entries (files and folders); refused"]
 
 
 def test_duplicate_member_refused(tmp_path):
@@ -166,7 +167,7 @@ def test_folder_symlink_outside_refused_never_followed(tmp_path):
 
 def test_folder_file_count_cap(tmp_path):
     sub = template(tmp_path)
-    assert _refused(sub, Limits(max_files=2)) == ["sub: more than 2 files; refused"]
+    assert _refused(sub, Limits(max_files=2)) == ["sub: more than 2 entries (files and folders); refused"]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")

@@ -160,7 +160,7 @@ def test_level_and_side_spellings(tmp_path):
     sub = _detections(tmp_path, f"{IMAGE},l3_l4,R,0.9,10,10,20,20\n", f"{IMAGE},L3-4,right,0.9,10,10,20,20\n",
                       f"{IMAGE},L3-L4,links,0.9,10,10,20,20\n")
     assert _problems(sub) == [
-        "detections.csv: row 3: level: unknown level 'L3-4'; expected one of L1-L2, L2-L3, L3-L4, L4-L5, L5-S1 "
+        "detections.csv: row 3: level: unknown level 'L3-4'; write L3-L4; expected one of L1-L2, L2-L3, L3-L4, L4-L5, L5-S1 "
         "(also written L3/L4, L3_L4 or l3-l4)",
         "detections.csv: row 4: side: unknown side 'links'; expected left or right (also Left, L, Right, R)",
     ]
@@ -351,7 +351,8 @@ def test_meta_checked_against_schema(tmp_path):
     sub = template(tmp_path)
     (sub / "meta.json").write_text('{"team": "a\\nb", "url": "javascript:alert(1)", "method": 3, "logo": "x"}')
     assert _problems(sub) == [
-        "meta.json: team: team name: one line of 1-100 characters, no control characters",
+        "meta.json: team: character 2 is U+000A (a control character); refused: team name: one line of "
+        "1-100 characters, no control characters (C0, DEL, C1), line separators or lone surrogates",
         "meta.json: url: url: an http:// or https:// address without spaces",
         "meta.json: method: expected a string, got int",
         "meta.json: unknown key 'logo'; allowed keys team, method, url, description",

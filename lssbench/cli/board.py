@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from lssbench import __version__
-from lssbench.cli.common import BOOTSTRAP_OPTION, GT_OPTION, SEED_OPTION, SPLIT_OPTION, handle_errors, main
+from lssbench.cli.common import (BOOTSTRAP_OPTION, BUG_NOTE, EXIT_INTERNAL, GT_OPTION, MACHINE_FAILED, SEED_OPTION,
+                                 SPLIT_OPTION, check_outputs, echo, handle_errors, main, patients_option, progress)
 from lssbench.problems import UsageError
 
 
@@ -16,7 +18,8 @@ from lssbench.problems import UsageError
 @click.argument("submissions", nargs=-1, required=True, type=click.Path(path_type=Path))
 @GT_OPTION
 @SPLIT_OPTION
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="leaderboard.json to write.")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="leaderboard.json to write (a regular file in an existing folder).")
 @click.option("--markdown", type=click.Path(path_type=Path), default=None, help="Also write a Markdown table.")
 @click.option("--latex", type=click.Path(path_type=Path), default=None, help="Also write a LaTeX (booktabs) table.")
 @click.option("--html", type=click.Path(path_type=Path), default=None, help="Also write a static HTML page.")
@@ -29,58 +32,108 @@ from lssbench.problems import UsageError
 def leaderboard_command(submissions, gt, split, out, markdown, latex, html, baseline, n_bootstrap, seed, jobs):
     """Score SUBMISSIONS (folders, zips, or a folder of them) into a ranked leaderboard.
 
-    An invalid submission is listed with its reason and does not stop the others.
+    Every upload appears: an invalid one is listed with its reason, one whose scoring failed
+    on the scoring machine is listed as not judged (status "error"); neither stops the others.
+    Hidden names and stray files in a folder of uploads are skipped with a warning.
+    Output paths are checked before any work; each output is written even if another fails.
+    Exit code 0 when every output was written and every entry judged, 3 otherwise.
     """
-    from lssbench.leaderboard import expand_submission_paths, leaderboard
+    from lssbench.leaderboard import board_outputs, collect_uploads, leaderboard, write_outputs
     from lssbench.sources import resolve_ground_truth
 
-    missing = [str(p) for p in submissions if not p.exists()]
+    check_outputs(out=out, markdown=markdown, latex=latex, html=html)
+    missing = [str(p) for p in submissions if not os.path.lexists(p)]
     if missing:
         raise UsageError(f"not found: {', '.join(missing)}")
-    source = resolve_ground_truth(gt, split)
-    click.echo(f"ground truth: {source.description}")
-    total = len(expand_submission_paths(submissions)) + (baseline is not None)
-    with click.progressbar(length=total, label="scoring", file=sys.stderr) as bar:
-        board = leaderboard(submissions, source.ground_truth, baseline=baseline, n_bootstrap=n_bootstrap,
-                            seed=seed, workers=jobs, on_done=lambda entry: bar.update(1))
-    _write_board(board, out, {"Markdown table": (markdown, "board_markdown"),
-                              "LaTeX table": (latex, "board_latex"), "HTML page": (html, "board_html")})
+    shown = progress()
+    with shown.step("loading the ground truth"):
+        source = resolve_ground_truth(gt, split, progress=shown)
+    echo(f"ground truth: {source.description}")
+    uploads = collect_uploads(submissions)
+    for skipped in uploads.skipped:
+        echo(f"warning: skipped {skipped['name']}: {skipped['reason']}", err=True)
+    board = leaderboard(uploads, source.ground_truth, baseline=baseline, n_bootstrap=n_bootstrap, seed=seed,
+                        workers=jobs, on_done=_item_counter(shown, len(uploads.uploads) + (baseline is not None)))
+    written = write_outputs(board, board_outputs(out, markdown, latex, html))
+    exit_on(show_board(board, written))
 
 
-def _write_board(board: dict, out: Path | None, views: dict) -> None:
-    """Print the board, write its JSON to ``out`` (if given) and each view ``{label: (path, renderer)}``."""
+def _item_counter(shown, total: int):
+    done = [0]
+
+    def on_done(entry) -> None:
+        done[0] += 1
+        shown.item(done[0], total, entry.name, entry.status, entry.seconds)
+
+    return on_done
+
+
+def show_board(board: dict, written) -> list[str]:
+    """Say what was written and print the board; return the failures (outputs, entries) to report."""
     from lssbench import report
-    from lssbench.jsonio import write_json_atomic, write_text_atomic
+    from lssbench.leaderboard import FAULT_MACHINE, failed_entries
 
-    click.echo(report.board_console(board), nl=False)
-    if out:
-        write_json_atomic(out, board)
-        click.echo(f"leaderboard written to {out}")
-    for label, (path, renderer) in views.items():
-        if path:
-            write_text_atomic(path, getattr(report, renderer)(board))
-            click.echo(f"{label} written to {path}")
+    failures = []
+    for result in written:
+        if result.error is None:
+            echo(f"{result.output.label} written to {result.output.path}")
+        elif result.fault == FAULT_MACHINE:
+            failures.append(f"error: the {result.output.label} was not written to {result.output.path}: "
+                            f"{result.error} (a fault of the scoring machine; the other outputs were written)")
+        else:
+            failures.append(f"internal error: the {result.output.label} was not written to {result.output.path}: "
+                            f"{type(result.error).__name__}: {result.error}\n{BUG_NOTE}")
+    try:
+        echo(report.board_console(board), nl=False)
+    except Exception as error:  # noqa: BLE001 - the files are written; say so and go on
+        failures.append(f"internal error: the board could not be printed ({type(error).__name__}: {error}); "
+                        f"the files above were written\n{BUG_NOTE}")
+    for fault, names in sorted(failed_entries(board).items()):
+        count = f"{len(names)} entr{'y' if len(names) == 1 else 'ies'}"
+        listed = ", ".join(names)
+        if fault == FAULT_MACHINE:
+            failures.append(f"error: {MACHINE_FAILED} for {count} (status \"error\" on the board): {listed}")
+        else:
+            failures.append(f"internal error while scoring {count}, not judged (status \"error\" on the board): "
+                            f"{listed}\n{BUG_NOTE}")
+    return failures
+
+
+def exit_on(failures: list[str]) -> None:
+    """Print each failure on stderr and exit 3 if there is any."""
+    for message in failures:
+        echo(message, err=True)
+    if failures:
+        sys.exit(EXIT_INTERNAL)
 
 
 @main.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("lssbench-demo"), show_default=True)
-@click.option("--patients", type=click.IntRange(min=5), default=None,
-              help="Patients in the synthetic dataset (default: the embedded default size).")
+@patients_option(5, "Patients in the synthetic dataset; a different number than the one in OUT rebuilds it.")
 @BOOTSTRAP_OPTION
 @handle_errors
 def demo(out, patients, n_bootstrap):
     """Synthesize data, prepare the test bundle, score three sample submissions
-    (perfect, jittered, weak) into a leaderboard, and say where everything is."""
-    from lssbench.demo import run_demo
+    (perfect, jittered, weak) into a leaderboard, and say where everything is.
 
-    click.echo(f"lssbench {__version__} demo in {out} ...")
-    outputs = run_demo(out, n_patients=patients, n_bootstrap=n_bootstrap)
-    views = {"leaderboard Markdown": (out / "leaderboard.md", "board_markdown"),
-             "leaderboard HTML": (out / "leaderboard.html", "board_html")}
-    _write_board(outputs.board, None, views)  # run_demo wrote the JSON
-    click.echo("\nwhere things are:")
+    A second run in the same OUT reuses its dataset and bundle when they have the asked
+    number of patients, and rebuilds them otherwise (it says which).
+    """
+    from lssbench.demo import demo_outputs, run_demo
+
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {out} is not a folder")
+    if out.is_dir():
+        check_outputs(**demo_outputs(out))
+    echo(f"lssbench {__version__} demo in {out} ...")
+    shown = progress()
+    outputs = run_demo(out, n_patients=patients, n_bootstrap=n_bootstrap, progress=shown,
+                       on_done=_item_counter(shown, 3))
+    failures = show_board(outputs.board, outputs.written)
+    echo("\nwhere things are:")
     for label, path in [("synthetic dataset", outputs.data), ("test ground truth", outputs.gt),
                         *[(f"submission '{k}'", v) for k, v in outputs.submissions.items()],
-                        ("leaderboard JSON", outputs.leaderboard), *[(k, p) for k, (p, _) in views.items()]]:
-        click.echo(f"  {label:<22} {path}")
-    click.echo(f"\nnext: lssbench evaluate {outputs.submissions['jittered']} --gt {outputs.gt}")
+                        *[(r.output.label, r.output.path) for r in outputs.written if r.error is None]]:
+        echo(f"  {label:<22} {path}")
+    echo(f"\nnext: lssbench evaluate {outputs.submissions['jittered']} --gt {outputs.gt}")
+    exit_on(failures)

@@ -11,13 +11,33 @@ from pathlib import Path
 import click
 
 from lssbench import __version__
-from lssbench.problems import LssbenchError, ScoringMachineError, UsageError
+from lssbench.problems import LssbenchError, ScoringMachineError, UsageError, machine_fault
+from lssbench.report.text import clean_text
 
 EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
+BUG_NOTE = "This is a bug in lssbench; rerun with LSSBENCH_DEBUG=1 and report the traceback."
+MACHINE_FAILED = "the scoring machine failed, the input was not judged"
+
+
+def echo(message="", *, err: bool = False, nl: bool = True) -> None:
+    """Print clean text (no raw control characters, see clean_text); a closed stdout
+    (``lssbench demo | head``) silences the rest of the output, the work goes on."""
+    text = clean_text(message, keep="\n\t")
+    try:
+        click.echo(text, err=err, nl=nl)
+    except BrokenPipeError:
+        _silence(sys.stderr if err else sys.stdout)
+
+
+def _silence(stream) -> None:
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (e.g. under a test runner)
+        pass
 
 
 def _fail(message: str, code: int):
-    click.echo(message, err=True)
+    echo(message, err=True)
     sys.exit(code)
 
 
@@ -26,36 +46,90 @@ def handle_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        from lssbench.tempdirs import run_temp_area
+
         try:
-            return command(*args, **kwargs)
+            with run_temp_area():
+                return command(*args, **kwargs)
         except UsageError as error:
             _fail(f"error: {error}", EXIT_USAGE)
         except ScoringMachineError as error:
-            _fail(f"error: the scoring machine failed, the input was not judged: {error}", EXIT_INTERNAL)
+            _fail(f"error: {MACHINE_FAILED}: {error}", EXIT_INTERNAL)
         except LssbenchError as error:
             _fail(f"error: {error}", EXIT_INVALID)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
-        except BrokenPipeError:  # e.g. `lssbench check-data DIR | head`: stop quietly
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(EXIT_INVALID)
+        except BrokenPipeError:  # a pipe closed outside echo(): stop quietly
+            _silence(sys.stdout)
+            sys.exit(0)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
-        except Exception as error:  # a bug of ours, not the user's input
+        except Exception as error:  # a fault of the machine, or a bug of ours; not the user's input
+            fault = machine_fault(error, f"running `lssbench {click.get_current_context().info_name}`")
+            if fault is not None:
+                _fail(f"error: {MACHINE_FAILED}: {fault}", EXIT_INTERNAL)
             if os.environ.get("LSSBENCH_DEBUG"):
                 traceback.print_exc()
-            _fail(f"internal error: {type(error).__name__}: {error}\n"
-                  "This is a bug in lssbench; rerun with LSSBENCH_DEBUG=1 and report the traceback.",
-                  EXIT_INTERNAL)
+            _fail(f"internal error: {type(error).__name__}: {error}\n{BUG_NOTE}", EXIT_INTERNAL)
 
     return wrapper
 
 
 def echo_problems(problems, limit: int = 200) -> None:
     for problem in problems[:limit]:
-        click.echo(f"  - {problem}")
+        echo(f"  - {clean_text(problem)}")
     if len(problems) > limit:
-        click.echo(f"  ... and {len(problems) - limit} more")
+        echo(f"  ... and {len(problems) - limit} more")
+
+
+def check_outputs(**paths) -> None:
+    """Refuse unwritable output paths before any work: ``check_outputs(out=path, markdown=None, ...)``
+    (option names with ``_`` for ``-``). Two options naming the same file are refused too."""
+    from lssbench.jsonio import check_output_path
+
+    seen: dict[Path, str] = {}
+    for name, path in paths.items():
+        if path is None:
+            continue
+        option = "--" + name.replace("_", "-")
+        check_output_path(path, option)
+        key = Path(os.path.abspath(path))
+        if key in seen:
+            raise UsageError(f"{seen[key]} and {option} name the same file {path}")
+        seen[key] = option
+
+
+class DefaultHelpOption(click.Option):
+    """An option whose help ends with ``(default: N)``, N read only when help is shown
+    (``default_of`` a callable), so that ``lssbench`` starts without importing heavy modules."""
+
+    def __init__(self, *args, default_of=None, **kwargs):
+        self.default_of = default_of
+        super().__init__(*args, **kwargs)
+
+    def get_help_record(self, ctx):
+        record = super().get_help_record(ctx)
+        if record and self.default_of is not None:
+            return record[0], f"{record[1]} (default: {self.default_of()})"
+        return record
+
+
+def default_patients() -> int:
+    from lssbench.synth.core import DEFAULT_PATIENTS
+
+    return DEFAULT_PATIENTS
+
+
+def patients_option(minimum: int, text: str):
+    return click.option("--patients", type=click.IntRange(min=minimum), default=None, cls=DefaultHelpOption,
+                        default_of=default_patients, help=text)
+
+
+def progress():
+    """The progress display of a command (stderr; live on a terminal, log lines otherwise)."""
+    from lssbench.progress import Progress
+
+    return Progress()
 
 
 GT_OPTION = click.option(

@@ -8,22 +8,23 @@ from pathlib import Path
 import click
 
 from lssbench import __version__
-from lssbench.cli.common import EXIT_INVALID, echo_problems, handle_errors, main
+from lssbench.cli.common import EXIT_INVALID, check_outputs, echo, echo_problems, handle_errors, main, patients_option, progress
 
 
 # --- data -------------------------------------------------------------------------------------
 @main.command()
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--patients", type=click.IntRange(min=1), default=None,
-              help="Number of patients (default: the embedded default size).")
+@patients_option(1, "Number of patients.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @handle_errors
 def synth(out, patients, seed):
     """Write the synthetic LSS dataset to OUT, in the published layout."""
     from lssbench.synth import DEFAULT_PATIENTS, synthesize
 
-    path = synthesize(out, n_patients=patients or DEFAULT_PATIENTS, seed=seed)
-    click.echo(f"wrote a synthetic dataset of {patients or DEFAULT_PATIENTS} patients (seed {seed}) to {path}")
+    count = patients or DEFAULT_PATIENTS
+    with progress().step(f"synthesizing {count} patients (seed {seed})"):
+        path = synthesize(out, n_patients=count, seed=seed)
+    echo(f"wrote a synthetic dataset of {count} patients (seed {seed}) to {path}")
 
 
 @main.command("check-data")
@@ -36,17 +37,20 @@ def check_data(data, json_out):
     from lssbench.dataset import read_dataset, summarize_dataset
     from lssbench.jsonio import dumps, write_json_atomic
 
-    dataset = read_dataset(data, strict=False, check_masks=True)
+    check_outputs(json=json_out)
+    with progress().step(f"reading {data} and decoding every mask"):
+        dataset = read_dataset(data, strict=False, check_masks=True)
     summary = summarize_dataset(dataset)
-    click.echo(dumps(summary), nl=False)
+    echo(dumps(summary), nl=False)
     if json_out:
         write_json_atomic(json_out, {"schema_version": 1, "lssbench_version": __version__, "dataset": str(data),
                                      "summary": summary, "problems": [p.as_dict() for p in dataset.problems]})
+        echo(f"counts and problems written to {json_out}")
     if dataset.problems:
-        click.echo(f"{len(dataset.problems)} problem{'s' * (len(dataset.problems) != 1)}:")
+        echo(f"{len(dataset.problems)} problem{'s' * (len(dataset.problems) != 1)}:")
         echo_problems(dataset.problems)
         sys.exit(EXIT_INVALID)
-    click.echo("no problems found")
+    echo("no problems found")
 
 
 @main.command()
@@ -64,12 +68,17 @@ def prepare(data, split, out, split_file):
     from lssbench.splits import load_split_definition
 
     definition = load_split_definition(split_file) if split_file else None
-    path = prepare_ground_truth(read_dataset(data), split, out, definition=definition)
-    gt = load_ground_truth(path)
-    click.echo(f"wrote the {split} bundle to {path}: {len(gt.patients)} patients, {len(gt.images)} annotated "
+    shown = progress()
+    with shown.step(f"reading {data}"):
+        dataset = read_dataset(data)
+    with shown.step(f"writing the {split} bundle"):
+        path = prepare_ground_truth(dataset, split, out, definition=definition)
+    with shown.step("verifying the bundle"):
+        gt = load_ground_truth(path)
+    echo(f"wrote the {split} bundle to {path}: {len(gt.patients)} patients, {len(gt.images)} annotated "
                f"slices, {len(gt.boxes)} boxes, {len(gt.grades)} graded foramina, {len(gt.cases)} masks; "
                f"fingerprint {gt.fingerprint}")
-    click.echo(f"publish {path / 'public.json'} to participants; keep the rest private")
+    echo(f"publish {path / 'public.json'} to participants; keep the rest private")
 
 
 @main.group()
@@ -88,7 +97,7 @@ def splits_show(data, split_file):
     from lssbench.splits import load_split_definition, split_summary
 
     definition = load_split_definition(split_file) if split_file else None
-    click.echo(dumps(split_summary(read_dataset(data), definition)), nl=False)
+    echo(dumps(split_summary(read_dataset(data), definition)), nl=False)
 
 
 @splits.command("freeze")
@@ -97,8 +106,17 @@ def splits_show(data, split_file):
 @handle_errors
 def splits_freeze(data, out):
     """Write the explicit patient lists of DATA's splits, with the dataset fingerprint."""
+    import json
+
     from lssbench.dataset import read_dataset
     from lssbench.splits import freeze_split
 
-    path = freeze_split(read_dataset(data), out)
-    click.echo(f"wrote {path}")
+    check_outputs(out=out)
+    with progress().step(f"reading {data}"):
+        dataset = read_dataset(data)
+    path = freeze_split(dataset, out)
+    frozen = json.loads(path.read_text("utf-8"))
+    counts = ", ".join(f"{split} {n}" for split, n in frozen["counts"].items())
+    echo(f"wrote the patient lists of {sum(frozen['counts'].values())} patients ({counts}; "
+         f"{len(frozen['folds'])} folds), frozen from split definition {frozen['frozen_from']!r}, to {path}")
+    echo(f"use it with --split-file {path}")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from lssbench.cli.common import BOOTSTRAP_OPTION, GT_OPTION, SEED_OPTION, SPLIT_OPTION, handle_errors, main, require_exists
+from lssbench.cli.common import (BOOTSTRAP_OPTION, GT_OPTION, SEED_OPTION, SPLIT_OPTION, check_outputs, echo,
+                                 handle_errors, main, require_exists)
 from lssbench.problems import UsageError
 
 
@@ -17,14 +18,12 @@ def submission_name(path: Path) -> str:
     return path.name[:-4] if path.suffix.lower() == ".zip" else (path.resolve().name or str(path))
 
 
-def check_outputs(report_dir: Path | None, per_case: Path | None) -> None:
-    """Refuse unusable output paths before any scoring is done."""
-    from lssbench.report.submission import check_report_target
-
+def check_report_dir(report_dir: Path | None) -> None:
+    """Refuse an unusable report folder before any scoring is done."""
     if report_dir is not None:
+        from lssbench.report.submission import check_report_target
+
         check_report_target(report_dir)
-    if per_case is not None and per_case.is_dir():
-        raise UsageError(f"--per-case {per_case} is a folder; give a .csv file name")
 
 
 def write_extras(results: dict, ground_truth, submission, *, name: str, report_dir: Path | None,
@@ -37,12 +36,12 @@ def write_extras(results: dict, ground_truth, submission, *, name: str, report_d
 
         aligned = aligned_grades(ground_truth, submission) if "grading" in results else None
         write_text_atomic(per_case, per_case_csv(results, aligned))
-        click.echo(f"per-case rows written to {per_case}")
+        echo(f"per-case rows written to {per_case}")
     if report_dir is not None:
         from lssbench.report.submission import submission_report
 
         index = submission_report(report_dir, results, ground_truth, submission, name=name)
-        click.echo(f"report written to {index}")
+        echo(f"report written to {index}")
 
 
 @main.command("report")
@@ -63,9 +62,9 @@ def report_command(submission_path, gt, split, out, n_bootstrap, seed):
     from lssbench.submission import load_submission
 
     require_exists(submission_path)
-    check_outputs(out, None)
+    check_report_dir(out)
     source = resolve_ground_truth(gt, split)
-    click.echo(f"ground truth: {source.description}")
+    echo(f"ground truth: {source.description}")
     submission = load_submission(submission_path, source.ground_truth)
     results = Evaluator(source.ground_truth).evaluate(submission, n_bootstrap=n_bootstrap, seed=seed)
     write_extras(results, source.ground_truth, submission, name=submission_name(submission_path),
@@ -86,12 +85,12 @@ def _load_json(path: Path) -> dict:
 
 def _emit(text: str, out: Path | None, what: str) -> None:
     if out is None:
-        click.echo(text, nl=False)
+        echo(text, nl=False)
     else:
         from lssbench.jsonio import write_text_atomic
 
         write_text_atomic(out, text)
-        click.echo(f"{what} written to {out}")
+        echo(f"{what} written to {out}")
 
 
 @main.command("table")
@@ -107,6 +106,7 @@ def table_command(files, by, fmt_name, out):
     aggregate (mean ± std) or leaderboard JSON (one row per valid entry)."""
     from lssbench.report.breakdown import breakdown_table, collect_rows
 
+    check_outputs(out=out)
     rows = collect_rows([(str(path), _load_json(path)) for path in files])
     _emit(breakdown_table(rows, by, fmt_name), out, "table")
 
@@ -121,10 +121,11 @@ def aggregate_command(files, out):
     from lssbench.aggregate import aggregate_results, is_aggregate
     from lssbench.jsonio import write_json_atomic
 
+    check_outputs(out=out)
     documents = [_load_json(path) for path in files]
     for path, document in zip(files, documents):
         if is_aggregate(document) or "entries" in document or "tasks" not in document:
             raise UsageError(f"{path}: not a results JSON (from `lssbench evaluate --out`)")
     aggregate = aggregate_results(documents, [str(p) for p in files])
     write_json_atomic(out, aggregate)
-    click.echo(f"{aggregate['runs']} runs, {len(aggregate['metrics'])} metrics: aggregate written to {out}")
+    echo(f"{aggregate['runs']} runs, {len(aggregate['metrics'])} metrics: aggregate written to {out}")

@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from lssbench.cli.common import (EXIT_INVALID, GT_OPTION, SEED_OPTION, SPLIT_OPTION, BOOTSTRAP_OPTION,
-                                 echo_problems, handle_errors, main, require_exists)
+                                 check_outputs, echo, echo_problems, handle_errors, main, progress, require_exists)
+from lssbench.progress import QUIET
+from lssbench.problems import UsageError
 
 
 # --- submissions ------------------------------------------------------------------------------
@@ -16,15 +18,26 @@ from lssbench.cli.common import (EXIT_INVALID, GT_OPTION, SEED_OPTION, SPLIT_OPT
 @GT_OPTION
 @SPLIT_OPTION
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder (or .zip) to write.")
+@click.option("--force", is_flag=True, help="Replace the submission files already in OUT.")
 @handle_errors
-def template(gt, split, out):
-    """Write a valid starting submission: header-only detections, all-normal grades, all-zero masks."""
+def template(gt, split, out, force):
+    """Write a valid starting submission: header-only detections, all-normal grades, all-zero masks.
+
+    An existing OUT (a submission you may have worked on) is refused unless --force is given.
+    """
     from lssbench.sources import resolve_ground_truth
     from lssbench.submission import write_template
 
-    source = resolve_ground_truth(gt, split)
+    if out.is_symlink() or (out.exists() and not out.is_dir() and not out.is_file()):
+        raise UsageError(f"--out: {out} is a symbolic link or a special file; give a folder or a .zip path")
+    if out.exists() and not force and (out.is_file() or any(out.iterdir())):
+        raise UsageError(f"refusing to overwrite {out}: it exists and may hold your submission; "
+                         "pass --force to replace its submission files, or choose another --out")
+    if out.suffix.lower() == ".zip" or out.is_file():
+        check_outputs(out=out)
+    source = resolve_ground_truth(gt, split, progress=progress())
     path = write_template(source.ground_truth, out)
-    click.echo(f"wrote a template submission for the {source.description} to {path}")
+    echo(f"wrote a template submission for the {source.description} to {path}")
 
 
 @main.command()
@@ -41,24 +54,26 @@ def validate(preds, gt, split):
     from lssbench.submission import validate_submission
 
     require_exists(preds)
-    source = resolve_ground_truth(gt, split)
+    source = resolve_ground_truth(gt, split, progress=progress())
     report = validate_submission(preds, source.ground_truth)
     for warning in report.warnings:
-        click.echo(f"warning: {warning}")
+        echo(f"warning: {warning}")
     if not report.ok:
         count = len(report.problems)
-        click.echo(f"{preds}: INVALID for the {source.description}: {count} problem{'s' * (count != 1)}")
+        echo(f"{preds}: INVALID for the {source.description}: {count} problem{'s' * (count != 1)}")
         echo_problems(report.problems)
         sys.exit(EXIT_INVALID)
     tasks = ", ".join(report.submission.tasks)
-    click.echo(f"{preds}: valid for the {source.description} (tasks: {tasks})")
+    echo(f"{preds}: valid for the {source.description} (tasks: {tasks})")
 
 
 @main.command()
 @click.argument("preds", type=click.Path(path_type=Path))
 @GT_OPTION
 @SPLIT_OPTION
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the results JSON here.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Write the results JSON here (a regular file in an existing folder); without --out no file "
+                   "is written.")
 @BOOTSTRAP_OPTION
 @SEED_OPTION
 @click.option("--report", "report_dir", type=click.Path(path_type=Path), default=None,
@@ -68,25 +83,30 @@ def validate(preds, gt, split):
 @click.option("--quiet", is_flag=True, help="Print only where the results went.")
 @handle_errors
 def evaluate(preds, gt, split, out, n_bootstrap, seed, report_dir, per_case, quiet):
-    """Validate and score submission PREDS; print a summary and write the results JSON."""
+    """Validate and score submission PREDS and print a summary; with --out, also write the results JSON
+    (--report: the HTML report; --per-case: a CSV of every case and graded foramen)."""
     from lssbench.jsonio import write_json_atomic
     from lssbench.report import format_results
     from lssbench.scoring import Evaluator
     from lssbench.sources import resolve_ground_truth
     from lssbench.submission import load_submission
 
-    from lssbench.cli.report import check_outputs, submission_name, write_extras
+    from lssbench.cli.report import check_report_dir, submission_name, write_extras
 
     require_exists(preds)
-    check_outputs(report_dir, per_case)
-    source = resolve_ground_truth(gt, split)
-    click.echo(f"ground truth: {source.description}", err=quiet)
+    check_outputs(out=out, per_case=per_case)
+    check_report_dir(report_dir)
+    shown = QUIET if quiet else progress()
+    source = resolve_ground_truth(gt, split, progress=shown)
+    echo(f"ground truth: {source.description}", err=quiet)
     submission = load_submission(preds, source.ground_truth)
-    results = Evaluator(source.ground_truth).evaluate(submission, n_bootstrap=n_bootstrap, seed=seed)
-    if not quiet:
-        click.echo(format_results(results), nl=False)
+    with shown.step("scoring"):
+        results = Evaluator(source.ground_truth).evaluate(submission, n_bootstrap=n_bootstrap, seed=seed)
     if out:
         write_json_atomic(out, results)
-        click.echo(f"results written to {out}")
+    if not quiet:
+        echo(format_results(results), nl=False)
+    if out:
+        echo(f"results written to {out}")
     write_extras(results, source.ground_truth, submission, name=submission_name(preds),
                  report_dir=report_dir, per_case=per_case)

@@ -1,8 +1,10 @@
 """Leaderboard tables: console, Markdown, LaTeX (booktabs) and HTML, one row per method.
 
-Each headline is shown as ``mean [95% CI]``; the best value of each column (by that
-metric's direction) is bold. Invalid submissions are listed under the table. Names and
-meta.json text come from untrusted submissions: every dialect escapes them.
+Each headline is shown as ``mean [95% CI]`` (just the mean with ``--bootstrap 0``); the
+best value of each column (by that metric's direction) is bold. Invalid and not-judged
+entries are listed under the table. Names, meta.json text and problem messages come from
+untrusted submissions: every dialect escapes them with its function in
+:mod:`lssbench.report.tables`, which starts from :func:`lssbench.report.text.clean_text`.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from lssbench.report.tables import (console_table, fmt_ci, html_escape, html_table, latex_escape, latex_table,
-                                    markdown_escape, markdown_table)
+from lssbench.report.tables import (console_escape, console_table, fmt_ci, html_escape, html_table, latex_escape,
+                                    latex_table, markdown_escape, markdown_table)
 from lssbench.scoring import HEADLINES
 
 
@@ -23,7 +25,7 @@ class Dialect:
     bold: Callable[[str], str]
 
 
-CONSOLE = Dialect(escape=str, bold=lambda text: text + " *")
+CONSOLE = Dialect(escape=console_escape, bold=lambda text: text + " *")
 MARKDOWN = Dialect(escape=markdown_escape, bold=lambda text: f"**{text}**")
 LATEX = Dialect(escape=latex_escape, bold=lambda text: rf"\textbf{{{text}}}")
 HTML = Dialect(escape=html_escape, bold=lambda text: f"<strong>{text}</strong>")
@@ -62,15 +64,25 @@ def _cells(board: dict, dialect: Dialect) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
+def _not_ranked_line(entry: dict) -> str:
+    problems = entry.get("problems") or ["no reason recorded"]
+    if entry["status"] == "error":
+        return f"{entry['name']}: not judged ({problems[0]})"
+    count = f"{len(problems)} problem{'s' * (len(problems) != 1)}"
+    return f"{entry['name']}: invalid ({count}; first: {problems[0]})"
+
+
 def _invalid_lines(board: dict, dialect: Dialect) -> list[str]:
-    return [dialect.escape(f"{e['name']}: invalid ({len(e['problems'])} problems; first: {e['problems'][0]})")
-            for e in board["entries"] if e["status"] != "ok"]
+    """One line per entry that is not on the table: invalid, or not judged (status error)."""
+    return [dialect.escape(_not_ranked_line(e)) for e in board["entries"] if e["status"] != "ok"]
 
 
 def _caption(board: dict) -> str:
+    resamples = board["bootstrap"]["resamples"]
+    spread = (f"mean [95% bootstrap CI over patients, {resamples} resamples]" if resamples
+              else "mean over patients (no bootstrap: --bootstrap 0)")
     return (f"lssbench {board['lssbench_version']}, {board['split']} split, "
-            f"ground truth {board['gt_fingerprint'][:19]}; mean [95% bootstrap CI over patients, "
-            f"{board['bootstrap']['resamples']} resamples]; rank per task by "
+            f"ground truth {board['gt_fingerprint'][:19]}; {spread}; rank per task by "
             + ", ".join(f"{task} {key}" for task, key in board["ranking"].items()))
 
 
@@ -79,7 +91,7 @@ def board_markdown(board: dict) -> str:
     text = markdown_table(headers, rows, text_columns=2) + "\n" + _caption(board) + "\n"
     invalid = _invalid_lines(board, MARKDOWN)
     if invalid:
-        text += "\nInvalid submissions:\n" + "".join(f"- {line}\n" for line in invalid)
+        text += "\nNot ranked (invalid or not judged):\n" + "".join(f"- {line}\n" for line in invalid)
     return text
 
 
@@ -99,7 +111,7 @@ def board_html(board: dict) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
             f"<style>{style}</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
             + html_table(headers, rows, caption=html_escape(_caption(board)), text_columns=2)
-            + (f"<h2>Invalid submissions</h2>\n<ul>{invalid}</ul>\n" if invalid else "")
+            + (f"<h2>Not ranked (invalid or not judged)</h2>\n<ul>{invalid}</ul>\n" if invalid else "")
             + "</body>\n</html>\n")
 
 

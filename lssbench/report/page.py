@@ -132,12 +132,14 @@ def board_page_context(board: dict) -> dict:
             "forests": [html.svg(_forest(rows, h)) for h in headlines],
         })
     figures = {k: html.svg(v) for k, v in _heatmaps(valid).items()}
-    invalid = [{"name": e["name"], "problems": e["problems"][:MAX_PROBLEMS_SHOWN],
-                "more": max(0, len(e["problems"]) - MAX_PROBLEMS_SHOWN)} for e in entries if e["status"] != "ok"]
+    invalid = [{"name": e["name"], "status": e["status"], "fault": e.get("fault"),
+                "problems": e.get("problems", [])[:MAX_PROBLEMS_SHOWN],
+                "more": max(0, len(e.get("problems", [])) - MAX_PROBLEMS_SHOWN)}
+               for e in entries if e["status"] != "ok"]
     overall = [{"entry": e, "overall_rank": e.get("overall_rank"), "reference": e["kind"] != "submission",
                 "ranks": [_per_task(e, "ranks", t) for t in board.get("tasks", TASKS)],
                 "cells": [(_value(e, h), _ci(e, h)) for h in HEADLINES]} for e in valid]
-    return {"board": board, "sections": sections, "figures": figures, "invalid": invalid, "overall": overall,
+    return {"board": board, "skipped": board.get("skipped") or [], "sections": sections, "figures": figures, "invalid": invalid, "overall": overall,
             "headlines": HEADLINES, "tasks": board.get("tasks", list(TASKS)),
             "has_overall_rank": any(e.get("overall_rank") is not None for e in valid),
             "entries": [e for e in entries if e["status"] == "ok"]}

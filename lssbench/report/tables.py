@@ -1,9 +1,13 @@
-"""Plain tables in three dialects: aligned console text, Markdown (pipe) and LaTeX (booktabs)."""
+"""Plain tables in four dialects -- aligned console text, Markdown (pipe), LaTeX (booktabs), HTML --
+and the one escaping function of each dialect (every writer uses these)."""
 
 from __future__ import annotations
 
 import html
+import re
 from typing import Sequence
+
+from lssbench.report.text import clean_text
 
 MISSING = "-"
 
@@ -43,10 +47,21 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]], text_c
     return "\n".join("| " + " | ".join(row) + " |" for row in lines) + "\n"
 
 
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]#|~])")
+# GitHub's autolinks: "scheme://", "www." and e-mail addresses (the last survives backslash escapes,
+# so a word joiner, invisible when rendered, follows the "@")
+_LINE_START = re.compile(r"^(\d*)([-+.)])")
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9])(:)(?=//)|(?<![a-z0-9])(www)(\.)|(?<=[a-z0-9._+-])(@)(?=[a-z0-9])")
+
+
 def markdown_escape(text: str) -> str:
-    """Text safe in a Markdown table cell: no column breaks, no raw HTML, one line."""
-    return (" ".join(str(text).split()).replace("\\", "\\\\").replace("|", "\\|")
-            .replace("<", "&lt;").replace(">", "&gt;"))
+    """Text safe in a Markdown table cell or list item: clean (see :func:`clean_text`), one line,
+    no column breaks, no raw HTML, and no inline syntax -- emphasis, code, links, images and
+    bare-URL autolinks all show as typed."""
+    text = " ".join(clean_text(text).split())
+    text = _MARKDOWN_SYNTAX.sub(r"\\\1", text.replace("&", "&amp;")).replace("<", "&lt;").replace(">", "&gt;")
+    text = _LINE_START.sub(lambda m: f"{m.group(1) or ''}\\{m.group(2)}", text)  # no list markers
+    return _AUTOLINK.sub(lambda m: "\\:" if m.group(1) else "@&#8288;" if m.group(4) else m.group(2) + "\\.", text)
 
 
 _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
@@ -54,7 +69,8 @@ _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
 
 
 def latex_escape(text: str) -> str:
-    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
+    """Clean text (see :func:`clean_text`) on one line, with LaTeX's special characters escaped."""
+    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in " ".join(clean_text(text).split()))
 
 
 def latex_table(headers: Sequence[str], rows: Sequence[Sequence[str]], caption: str = "",
@@ -71,7 +87,13 @@ def latex_table(headers: Sequence[str], rows: Sequence[Sequence[str]], caption: 
 
 
 def html_escape(text: str) -> str:
-    return html.escape(str(text), quote=True)
+    """Clean text (see :func:`clean_text`) with HTML's special characters escaped."""
+    return html.escape(clean_text(text), quote=True)
+
+
+def console_escape(text: str) -> str:
+    """Clean text (see :func:`clean_text`): nothing that a terminal would act on."""
+    return clean_text(text)
 
 
 def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], caption: str = "",

@@ -3,20 +3,27 @@
 Nothing here trusts its input. Every failure becomes a :class:`Problem` in a
 :class:`ProblemLog` (capped per file and kind), never an exception. CSV cells are read
 as strings and converted by one helper, :meth:`Table.cells`, so each bad cell is named
-by its row: the spreadsheet row, counting the header as row 1.
+by its row: the spreadsheet row, counting the header as row 1; one bad value repeated in
+many rows is one problem naming those rows. Every file is read once, and the sha256 of
+exactly the bytes parsed is kept in :attr:`ProblemLog.hashes` (the submission's
+fingerprint is made of those). Cells are trimmed of ASCII whitespace only, and every
+cell parsed (numbers, levels, sides, IDs) must be ASCII.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
 import re
+import unicodedata
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -25,7 +32,7 @@ import pandas as pd
 from PIL import Image
 
 from lssbench.dataset.masks import value_counts
-from lssbench.domain import GRADES, NUM_SEGMENTATION_CLASSES
+from lssbench.domain import GRADE_NAMES, GRADES, NUM_SEGMENTATION_CLASSES, PATIENT_ID_PATTERN
 from lssbench.problems import Problem
 from lssbench.submission.archive import DEFAULT_LIMITS, Limits
 
@@ -33,6 +40,10 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Mask modes read as raw class indices ('P' ignores its palette); colour modes are refused.
 MASK_MODES = ("L", "P", "1", "I;16", "I;16B", "I;16L", "I")
 MAX_CLASS = NUM_SEGMENTATION_CLASSES - 1
+#: What a cell is trimmed of: ASCII whitespace only (other spaces make the cell non-ASCII).
+ASCII_SPACE = " \t\r\n\x0b\x0c"
+#: Rows listed by number in a grouped problem before "...".
+ROWS_SHOWN = 3
 
 
 # --- problems ----------------------------------------------------------------------------
@@ -46,6 +57,7 @@ class ProblemLog:
         self._entries: list[tuple[tuple[str, str], Problem]] = []
         self._counts: Counter = Counter()
         self.warnings: list[str] = []
+        self.hashes: dict[str, str] = {}  # relative path -> sha256 of the bytes parsed
 
     def add(self, file: str, location: str, message: str, kind: str = "") -> None:
         key = (file, kind or message)
@@ -82,13 +94,20 @@ class ProblemLog:
 # --- text and CSV ------------------------------------------------------------------------
 
 
-def read_text(path: Path, rel: str, max_bytes: int, log: ProblemLog) -> str | None:
-    """UTF-8 text of a small file, or None with a problem (too big, binary, not UTF-8)."""
-    size = path.stat().st_size
-    if size > max_bytes:
-        log.add(rel, "", f"file is {size} bytes, over the {max_bytes}-byte limit; refused unread")
+def read_bytes(path: Path, rel: str, max_bytes: int, log: ProblemLog) -> bytes | None:
+    """The bytes of a file (read once, hashed into ``log.hashes``), or None over ``max_bytes``."""
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        data = handle.read(max_bytes + 1) if size <= max_bytes else b""
+    if size > max_bytes or len(data) > max_bytes:  # the second: it grew while being read
+        log.add(rel, "", f"file is {max(size, len(data))} bytes, over the {max_bytes}-byte limit; refused unread")
         return None
-    data = path.read_bytes()
+    log.hashes[rel] = hashlib.sha256(data).hexdigest()
+    return data
+
+
+def decode_text(data: bytes, rel: str, log: ProblemLog) -> str | None:
+    """UTF-8 text (a BOM is dropped), or None with a problem (binary, not UTF-8)."""
     if b"\x00" in data:
         log.add(rel, "", "binary file (NUL bytes), not UTF-8 text")
         return None
@@ -97,6 +116,36 @@ def read_text(path: Path, rel: str, max_bytes: int, log: ProblemLog) -> str | No
     except UnicodeDecodeError as exc:
         log.add(rel, f"byte {exc.start}", f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x})")
         return None
+
+
+def read_text(path: Path, rel: str, max_bytes: int, log: ProblemLog) -> str | None:
+    """UTF-8 text of a small file, or None with a problem (too big, binary, not UTF-8)."""
+    data = read_bytes(path, rel, max_bytes, log)
+    return None if data is None else decode_text(data, rel, log)
+
+
+def line_count(data: bytes) -> int:
+    """Line ends the CSV reader accepts: ``\\n``, ``\\r\\n`` and a bare ``\\r``."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
+def non_ascii(text: str) -> str | None:
+    """Why ``text`` is not ASCII (its first such character, named), or None when it is."""
+    if text.isascii():
+        return None
+    char = next(c for c in text if not c.isascii())
+    name = unicodedata.name(char, "")
+    return f"{char!r} (U+{ord(char):04X}{' ' + name if name else ''}) is not ASCII"
+
+
+def rows_text(rows: Sequence[int]) -> str:
+    """``row 7``; ``rows 2 and 3``; ``rows 2, 3 and 5``; ``rows 2, 3, 5, ... (40 rows)``."""
+    rows = [int(r) for r in rows]
+    if len(rows) == 1:
+        return f"row {rows[0]}"
+    if len(rows) <= ROWS_SHOWN:
+        return f"rows {', '.join(map(str, rows[:-1]))} and {rows[-1]}"
+    return f"rows {', '.join(map(str, rows[:ROWS_SHOWN]))}, ... ({len(rows)} rows)"
 
 
 def _records(text: str, rel: str, log: ProblemLog) -> list[list[str]] | None:
@@ -111,9 +160,33 @@ def _records(text: str, rel: str, log: ProblemLog) -> list[list[str]] | None:
     return records
 
 
+_INDEX_COLUMN = re.compile(r"|Unnamed: \d+")
+
+
+def _header_hint(header: list[str], rel: str, required, optional, log: ProblemLog) -> bool:
+    """One problem, and True, when row 1 is not a comma-separated header at all."""
+    known = {n.lower() for n in (*required, *optional)}
+    if len(header) == 1 and len(required) > 1:
+        for sep, what in ((";", "';'"), ("\t", "tabs")):
+            if sep in header[0] and {n.strip(ASCII_SPACE).lower() for n in header[0].split(sep)} & known:
+                log.add(rel, "header", f"the columns are separated by {what}, not commas; write a comma-"
+                        f"separated file with the header {','.join(required)} (pandas: to_csv(path, index=False))")
+                return True
+    if not {n.lower() for n in header} & known:
+        shown = ", ".join(repr(c[:40]) for c in header[:4]) + (", ..." if len(header) > 4 else "")
+        data = any(PATIENT_ID_PATTERN.match(c) for c in header)
+        log.add(rel, "row 1", f"no column names found (row 1 holds {shown}){': it looks like data, the header row is missing' if data else ''}; "
+                f"the first row must be the header {','.join(required)}")
+        return True
+    return False
+
+
 def _check_header(header: list[str], rel: str, required, optional, log: ProblemLog) -> bool:
     """Problems for duplicated, missing and unexpected columns; True if rows can be read."""
+    if _header_hint(header, rel, required, optional, log):
+        return False
     expected = ", ".join(required)
+    allowed = f"{expected}" + (f" (optional: {', '.join(optional)})" if optional else "")
     ok = True
     for name, count in Counter(header).items():
         if count > 1:
@@ -123,10 +196,16 @@ def _check_header(header: list[str], rel: str, required, optional, log: ProblemL
         if name not in header:
             log.add(rel, "header", f"missing column {name!r}; expected columns {expected}", "header")
             ok = False
-    for name in header:
-        if name not in required and name not in optional:
-            allowed = f"{expected}" + (f" (optional: {', '.join(optional)})" if optional else "")
-            log.add(rel, "header", f"unexpected column {name!r}; allowed columns {allowed}", "header")
+    for position, name in enumerate(header):
+        if name in required or name in optional:
+            continue
+        if name.lower() in (*required, *optional):
+            hint = f" (did you mean {name.lower()!r}? names are lower-case)"
+        elif position == 0 and _INDEX_COLUMN.fullmatch(name):
+            hint = " (an unnamed first column: a pandas index? write with to_csv(path, index=False))"
+        else:
+            hint = ""
+        log.add(rel, "header", f"unexpected column {name[:80]!r}{hint}; allowed columns {allowed}", "header")
     return ok
 
 
@@ -138,6 +217,7 @@ class Table:
     frame: pd.DataFrame
     rows: np.ndarray
     log: ProblemLog
+    skipped: list[list[str]] = field(default_factory=list)  # rows refused for their field count
     bad: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -153,19 +233,37 @@ class Table:
         self.log.skip(self.file, kind, max(len(hits) - room, 0))
 
     def cells(self, column: str, convert: Callable[[str], Any]) -> pd.Series:
-        """Convert a column with ``convert`` (ValueError text = the problem); bad cells -> None."""
+        """Convert a column with ``convert`` (ValueError text = the problem); bad cells -> None.
+
+        A cell that is not ASCII is refused before ``convert`` sees it. One bad text is one
+        problem, however many rows hold it (:func:`rows_text` names them).
+        """
         texts = self.frame[column]
         results, errors = {}, {}
         for text in texts.unique():
+            why = non_ascii(text)
+            if why is not None:
+                errors[text] = f"{text[:80]!r}: {why}; numbers, levels, sides and IDs are written in plain ASCII"
+                continue
             try:
                 results[text] = convert(text)
             except (ValueError, TypeError, OverflowError) as exc:
                 errors[text] = str(exc)
         values = texts.map(results)
         if errors:
-            failed = texts.isin(list(errors)).to_numpy()
-            self.flag(failed, column, lambda i: f"{column}: {errors[texts.iat[i]]}")
+            self._grouped(texts, errors, column)
         return values
+
+    def _grouped(self, texts: pd.Series, errors: dict[str, str], column: str) -> None:
+        failed = texts.isin(list(errors)).to_numpy()
+        self.bad[failed] = True
+        positions = np.flatnonzero(failed)
+        codes, uniques = pd.factorize(texts.iloc[positions])
+        room = self.log.room(self.file, column)
+        for code, text in enumerate(uniques[:room]):
+            rows = self.rows[positions[codes == code]]
+            self.log.add(self.file, rows_text(rows), f"{column}: {errors[text]}", column)
+        self.log.skip(self.file, column, max(len(uniques) - room, 0))
 
 
 def read_csv_table(
@@ -178,11 +276,14 @@ def read_csv_table(
     log: ProblemLog,
 ) -> Table | None:
     """A :class:`Table` of a CSV, or None when it cannot be read at all (problems logged)."""
-    text = read_text(path, rel, max_bytes, log)
-    if text is None:
+    data = read_bytes(path, rel, max_bytes, log)
+    if data is None:
         return None
-    if text.count("\n") > max_rows + 1:
+    if line_count(data) > max_rows + 1:  # header + rows; blank lines and quoted line ends count too
         log.add(rel, "", f"more than {max_rows} data rows; refused unread")
+        return None
+    text = decode_text(data, rel, log)
+    if text is None:
         return None
     records = _records(text, rel, log)
     if records is None:
@@ -190,40 +291,51 @@ def read_csv_table(
     if not records or not any(c.strip() for c in records[0]):
         log.add(rel, "row 1", f"empty file; expected the header {','.join(required)}")
         return None
-    header = [c.strip() for c in records[0]]
+    header = [c.strip(ASCII_SPACE) for c in records[0]]
     if not _check_header(header, rel, required, optional, log):
         return None
     return _table(rel, header, records[1:], log)
 
 
 def _table(rel: str, header: list[str], body: list[list[str]], log: ProblemLog) -> Table:
-    width, keep, numbers = len(header), [], []
+    width, keep, numbers, skipped = len(header), [], [], []
+    wrong: dict[int, list[int]] = {}
     for number, record in enumerate(body, start=2):
-        cells = [c.strip() for c in record]
+        cells = [c.strip(ASCII_SPACE) for c in record]
         if not any(cells):
             continue  # blank line
         if len(cells) != width:
-            log.add(rel, f"row {number}", f"{len(cells)} fields, expected {width} as in the header", "fields")
+            wrong.setdefault(len(cells), []).append(number)
+            skipped.append(cells)
             continue
         keep.append(cells)
         numbers.append(number)
+    for count, rows in wrong.items():
+        log.add(rel, rows_text(rows), f"{count} field{'s' * (count != 1)}, expected {width} as in the header", "fields")
     frame = pd.DataFrame(keep, columns=header, dtype=object)
     frame = frame.loc[:, ~frame.columns.duplicated()]
-    return Table(rel, frame.reset_index(drop=True), np.asarray(numbers, dtype=int), log)
+    return Table(rel, frame.reset_index(drop=True), np.asarray(numbers, dtype=int), log, skipped)
 
 
 # --- cell converters (ValueError text becomes the problem message) -----------------------
 
 
+#: A plain decimal number in ASCII: sign, digits, one point, exponent (no ``_``, no words).
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NOT_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+
+
 def finite_number(text: str) -> float:
+    """A finite float from a plain ASCII decimal (``1``, ``-0.5``, ``1e-3``); ValueError otherwise."""
     if text == "":
         raise ValueError("empty cell; expected a number")
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
+    if _NOT_FINITE.fullmatch(text):
         raise ValueError(f"{text!r} is NaN or infinite; expected a finite number")
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(f"{text[:80]!r} is not a number")
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:80]!r} is NaN or infinite; expected a finite number")
     return value
 
 
@@ -234,7 +346,14 @@ def unit_interval(text: str) -> float:
     return value
 
 
+_GRADE_LIST = ", ".join(f"{g} {name}" for g, name in zip(GRADES, GRADE_NAMES))
+
+
 def severity(text: str) -> int:
+    """A grade 0-3 (``2`` or ``2.0``); a grade written as a word gets a hint."""
+    if text.lower() in GRADE_NAMES:
+        grade = GRADES[GRADE_NAMES.index(text.lower())]
+        raise ValueError(f"{text!r} is not a grade; write {grade} for {text.lower()} (grades are {_GRADE_LIST})")
     value = finite_number(text)
     if value != int(value) or int(value) not in GRADES:
         raise ValueError(f"{text!r} is not a grade; expected one of {', '.join(map(str, GRADES))}")
@@ -260,12 +379,11 @@ def _pixel_cap(limits: Limits) -> int:
     return min(limits.max_image_pixels, int(pillow))
 
 
-def _decode_png(path: Path, rel: str, expected: tuple[int, int] | None, limits, log) -> Image.Image | None:
-    with open(path, "rb") as handle:
-        if handle.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
-            log.add(rel, "", "not a PNG file (it does not start with the PNG signature)")
-            return None
-    image = Image.open(path, formats=["PNG"])
+def _decode_png(data: bytes, rel: str, expected: tuple[int, int] | None, limits, log) -> Image.Image | None:
+    if not data.startswith(PNG_SIGNATURE):
+        log.add(rel, "", "not a PNG file (it does not start with the PNG signature)")
+        return None
+    image = Image.open(io.BytesIO(data), formats=["PNG"])
     width, height = image.size
     if width * height > _pixel_cap(limits):
         log.add(rel, "", f"declares {width}x{height} pixels, over the {_pixel_cap(limits)}-pixel limit; refused before decoding")
@@ -284,16 +402,21 @@ def read_mask_png(
     path: Path, rel: str, expected: tuple[int, int] | None, limits: Limits, log: ProblemLog
 ) -> np.ndarray | None:
     """A uint8 class-index mask of ``expected`` (width, height), or None with problems logged."""
+    data = read_bytes(path, rel, limits.max_total_bytes, log)
+    if data is None:
+        return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = _decode_png(path, rel, expected, limits, log)
+            image = _decode_png(data, rel, expected, limits, log)
             array = None if image is None else np.asarray(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         log.add(rel, "", f"refused as a decompression bomb: {exc}")
         return None
+    except MemoryError:
+        raise
     except Exception as exc:  # noqa: BLE001 -- any decoder failure is the file's fault
-        log.add(rel, "", f"cannot be decoded as a PNG ({type(exc).__name__}: {exc})")
+        log.add(rel, "", f"cannot be decoded as a PNG ({type(exc).__name__}: {str(exc)[:200]})")
         return None
     if array is None:
         return None
@@ -348,7 +471,25 @@ def _string_errors(item: Any, rule: dict) -> Iterable[str]:
         yield f"{len(item)} characters, over the limit of {rule['maxLength']}"
     # ECMA-262 "$" is the end of text; Python's would also match before a final newline.
     if "pattern" in rule and not re.search(rule["pattern"].replace("$", r"\Z"), item):
-        yield rule.get("description", f"does not match {rule['pattern']}")
+        yield _forbidden_character(item, rule) or rule.get("description", f"does not match {rule['pattern']}")
+
+
+_CHARACTER_KINDS = {"Cs": "a lone surrogate, not valid Unicode text", "Cc": "a control character",
+                    "Zl": "a line separator", "Zp": "a paragraph separator", "Zs": "a space"}
+
+
+def _forbidden_character(item: str, rule: dict) -> str | None:
+    """``character 3 is U+001B (a control character); <rule>``: the first character the
+    pattern's last ``[^...]`` class refuses, or None when the pattern fails otherwise."""
+    classes = re.findall(r"\[\^[^\]]*\]", rule["pattern"])
+    if not classes:
+        return None
+    allowed = re.compile(classes[-1])
+    for position, char in enumerate(item, start=1):
+        if not allowed.fullmatch(char):
+            kind = _CHARACTER_KINDS.get(unicodedata.category(char), "a character not allowed here")
+            return f"character {position} is U+{ord(char):04X} ({kind}); refused: {rule.get('description', '')}".rstrip(": ")
+    return None
 
 
 def _no_constants(name: str):

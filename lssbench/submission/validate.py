@@ -4,12 +4,15 @@ The reference needs ``split``, ``patients`` (sorted IDs), ``images`` (image_id,
 patient_id, width, height) and ``cases`` ({pid: {"width", "height", "spacing_mm"}}).
 No input raises anything but :class:`UsageError` (path missing) or, from
 :func:`load_submission`, :class:`SubmissionError`; an unexpected failure while reading
-a file becomes a problem naming that file.
+a file becomes a problem naming that file (without any path of the scoring machine).
+A fault of the scoring machine (out of memory, disk full, permissions) raises
+:class:`ScoringMachineError` instead: the submission was not judged.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -34,8 +37,8 @@ from lssbench.domain import (
     parse_side,
     split_image_id,
 )
-from lssbench.jsonio import fingerprint, sha256_file
-from lssbench.problems import Problem, SubmissionError
+from lssbench.jsonio import fingerprint
+from lssbench.problems import Problem, ScoringMachineError, SubmissionError, machine_fault
 from lssbench.splits import assign_split
 from lssbench.submission.archive import DEFAULT_LIMITS, JUNK_NAMES, Limits, open_submission
 from lssbench.submission.parse import (
@@ -137,10 +140,23 @@ class _Reference:
             return text
         pid, slice_name = split_image_id(text)
         if not (PATIENT_ID_PATTERN.fullmatch(pid) and SLICE_NAME_PATTERN.fullmatch(slice_name)):
-            raise ValueError(f"{text[:80]!r} is not an image ID <patient_id>/<slice>, e.g. PATIENT1000513/IM000003")
+            raise ValueError(f"{text[:80]!r} is not an image ID <patient_id>/<slice>, e.g. "
+                             f"PATIENT1000513/IM000003{_image_hint(text)}")
         if pid not in self.patients:
             raise ValueError(self.unknown_patient(pid))
         raise ValueError(f"unknown image {text}: {slice_name} is not an annotated slice of {pid}")
+
+
+_IMAGE_FILE_NAME = re.compile(rf"({PATIENT_ID_PATTERN.pattern})[/_]({SLICE_NAME_PATTERN.pattern})(\.[A-Za-z]+)?")
+
+
+def _image_hint(text: str) -> str:
+    """``; write PATIENT.../IM...`` for an image file name (``.png``, ``_`` for ``/``)."""
+    match = _IMAGE_FILE_NAME.fullmatch(text)
+    if not match:
+        return ""
+    extension = f"drop the {match.group(3)!r} extension" if match.group(3) else "separate with '/'"
+    return f" ({extension}: write {match.group(1)}/{match.group(2)})"
 
 
 # --- shared table checks -----------------------------------------------------------------
@@ -226,13 +242,25 @@ def _probability_checks(table: Table, frame: pd.DataFrame) -> None:
         f"probabilities sum to {total[i]:.6g}; {' + '.join(columns)} must be 1 within {PROBABILITY_TOLERANCE:g}"))
 
 
-def _missing_foramina(frame: pd.DataFrame, ref: _Reference, log: ProblemLog) -> None:
+def _refused_patients(table: Table, frame: pd.DataFrame) -> set[str]:
+    """Patients whose rows were refused (bad keys, wrong field count): their missing foramina
+    follow from problems already listed. A refused patient_id cell counts for the patient
+    it names in any letter case."""
+    keys = ["patient_id", "level", "side"]
+    refused = ~_valid(frame, keys)
+    named = set(frame.loc[refused, "patient_id"].dropna())
+    texts = list(table.frame.loc[refused & frame["patient_id"].isna().to_numpy(), "patient_id"])
+    texts += [cell for record in table.skipped for cell in record]
+    return named | {t.strip().upper() for t in texts}
+
+
+def _missing_foramina(frame: pd.DataFrame, ref: _Reference, log: ProblemLog, excused: set[str] = frozenset()) -> None:
     key = ["patient_id", "level", "side"]
     present = frame.loc[_valid(frame, key), key]
     seen: dict[str, set] = {}
     for pid, level, side in present.itertuples(index=False):
         seen.setdefault(pid, set()).add(category_name(level, side))
-    for pid in sorted(ref.patients):
+    for pid in sorted(ref.patients - excused):
         lacking = [c for c in CATEGORIES if c not in seen.get(pid, ())]
         if len(lacking) == len(CATEGORIES):
             message = f"patient {pid} is missing; all ten foramina of every patient of the {ref.split} split are required"
@@ -254,7 +282,7 @@ def _read_grades(path: Path, ref: _Reference, limits: Limits, log: ProblemLog) -
     _probability_checks(table, frame)
     _duplicates(table, frame, ["patient_id", "level", "side"],
                 lambda row, first: f"duplicate foramen {row.patient_id} {row.level} {row.side} (first at row {first})")
-    _missing_foramina(frame, ref, log)
+    _missing_foramina(frame, ref, log, _refused_patients(table, frame))
     if table.bad.any() or 0 < len(probabilities) < len(PROBABILITY_COLUMNS):
         return None
     return _typed(frame)
@@ -296,12 +324,22 @@ def _read_masks(seg: Path, ref: _Reference, limits: Limits, log: ProblemLog) -> 
 # --- the folder --------------------------------------------------------------------------
 
 
+_PATH = re.compile(r"(?:/[^/\s'\"]+)+/?")
+
+
 def _guarded(log: ProblemLog, rel: str, reader: Callable, *args):
-    """``reader(*args)``; an unexpected exception becomes a problem naming ``rel``."""
+    """``reader(*args)``; an unexpected exception becomes a problem naming ``rel``, a fault of
+    the scoring machine (MemoryError, disk, permissions) a :class:`ScoringMachineError`."""
     try:
         return reader(*args)
-    except Exception as exc:  # noqa: BLE001 -- hostile input; MemoryError and RecursionError included
-        log.add(rel, "", f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})")
+    except ScoringMachineError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- hostile input; RecursionError included
+        fault = machine_fault(exc, f"reading {rel}")
+        if fault is not None:
+            raise fault from None
+        text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        log.add(rel, "", f"cannot be read ({type(exc).__name__}: {_PATH.sub('<path>', text)[:200]})")
         return None
 
 
@@ -336,12 +374,6 @@ def _survey(folder: Path, log: ProblemLog) -> dict[str, Path]:
     return found
 
 
-def _file_hashes(folder: Path, found: dict[str, Path], masks: dict | None) -> dict[str, str]:
-    names = [n for n in (DETECTIONS_FILE, GRADES_FILE, META_FILE) if n in found]
-    names += [f"{SEGMENTATION_DIR}/{pid}.png" for pid in sorted(masks or {})]
-    return {name: sha256_file(folder / name) for name in names}
-
-
 def _check(folder: Path, reference, limits: Limits, log: ProblemLog) -> Submission | None:
     ref = _Reference(reference)
     found = _survey(folder, log)
@@ -354,7 +386,7 @@ def _check(folder: Path, reference, limits: Limits, log: ProblemLog) -> Submissi
     meta = _guarded(log, META_FILE, read_meta, found[META_FILE], META_FILE, limits, log) if META_FILE in found else {}
     if len(log):
         return None
-    files = _file_hashes(folder, found, parts.get(SEGMENTATION_DIR))
+    files = dict(sorted(log.hashes.items()))  # the bytes that were parsed, hashed as they were read
     return Submission(
         detections=parts.get(DETECTIONS_FILE),
         grades=parts.get(GRADES_FILE),
