@@ -87,7 +87,7 @@ def _heatmaps(entries: list[dict]) -> dict[str, str]:
     figures = {}
     with_detection = [e for e in entries if "detection" in (e.get("results") or {})]
     if with_detection:
-        matrix = [[((e["results"]["detection"]["per_class"] or {}).get(c) or {}).get("AP50") for c in CATEGORIES]
+        matrix = [[((e["results"]["detection"].get("per_class") or {}).get(c) or {}).get("AP50") for c in CATEGORIES]
                   for e in with_detection]
         figures["ap50-heatmap"] = plots.heatmap(matrix, rows=[_short(e["name"]) for e in with_detection],
                                                 columns=list(CATEGORIES), title="AP50 per level and side",
@@ -98,7 +98,7 @@ def _heatmaps(entries: list[dict]) -> dict[str, str]:
         names = [_short(e["name"]) for e in with_segmentation]
 
         def matrix(key):
-            return [[(e["results"]["segmentation"]["per_class"].get(c) or {}).get(key)
+            return [[((e["results"]["segmentation"].get("per_class") or {}).get(c) or {}).get(key)
                      for c in HEADLINE_SEGMENTATION_CLASSES] for e in with_segmentation]
 
         figures["dice-per-class"] = plots.heatmap(matrix("dice"), rows=names, columns=labels,
@@ -112,20 +112,35 @@ def _heatmaps(entries: list[dict]) -> dict[str, str]:
     return figures
 
 
+def _facts(board: dict) -> list[tuple[str, str | None]]:
+    """What the board was built on, tolerant of fields a board may lack."""
+    boot = board.get("bootstrap") or {}
+    ranking = board.get("ranking")
+    if isinstance(ranking, dict):
+        ranking = ", ".join(f"{task} {key}" for task, key in ranking.items())
+    intervals = (f"95 % percentile bootstrap over {boot.get('unit', 'patient')}s, {boot.get('resamples')} resamples, "
+                 f"seed {boot.get('seed')}" if boot.get("resamples") else "none (no bootstrap)")
+    versions = f"lssbench {board.get('lssbench_version')}" + (
+        f", metrics v{board['metrics_version']}" if board.get("metrics_version") else "")
+    return [("split", board.get("split")), ("ground truth", board.get("gt_fingerprint")), ("versions", versions),
+            ("intervals", intervals), ("ranked by", ranking)]
+
+
 def board_page_context(board: dict) -> dict:
     """Everything the template shows, figures drawn (SVG strings marked safe)."""
     from lssbench.report import html
 
     entries = board["entries"]
     valid = [e for e in entries if e["status"] == "ok"]
+    tasks = [t for t in board.get("tasks", TASKS) if any(t in (e.get("results") or {}) for e in valid)]
     sections = []
-    for task in board.get("tasks", TASKS):
+    for task in tasks:
         rows = _task_rows(valid, task)
         if not rows:
             continue
         headlines = [h for h in HEADLINES if h.task == task]
         sections.append({
-            "task": task, "ranked_by": RANKING[task].label, "headlines": headlines, "rows": rows,
+            "task": task, "ranked_by": RANKING[task].label if task in RANKING else task, "headlines": headlines, "rows": rows,
             "has_rank_ci": any(r["rank_ci95"] is not None for r in rows),
             "has_p_first": any(r["p_first"] is not None for r in rows),
             "has_tied": any(r["tied_with_first"] is not None for r in rows),
@@ -133,15 +148,15 @@ def board_page_context(board: dict) -> dict:
             "forests": [html.svg(_forest(rows, h)) for h in headlines],
         })
     figures = {k: html.svg(v) for k, v in _heatmaps(valid).items()}
-    invalid = [{"name": e["name"], "status": e["status"], "fault": e.get("fault"),
+    invalid = [{"name": e["name"], "status": e.get("status"), "fault": e.get("fault"),
                 "problems": e.get("problems", [])[:MAX_PROBLEMS_SHOWN],
                 "more": max(0, len(e.get("problems", [])) - MAX_PROBLEMS_SHOWN)}
                for e in entries if e["status"] != "ok"]
     overall = [{"entry": e, "overall_rank": e.get("overall_rank"), "reference": e["kind"] != "submission",
-                "ranks": [_per_task(e, "ranks", t) for t in board.get("tasks", TASKS)],
-                "cells": [(_value(e, h), _ci(e, h)) for h in HEADLINES]} for e in valid]
-    return {"board": board, "skipped": board.get("skipped") or [], "sections": sections, "figures": figures, "invalid": invalid, "overall": overall,
-            "headlines": HEADLINES, "tasks": board.get("tasks", list(TASKS)),
+                "ranks": [_per_task(e, "ranks", t) for t in tasks],
+                "cells": [(_value(e, h), _ci(e, h)) for h in HEADLINES if h.task in tasks]} for e in valid]
+    return {"board": board, "board_facts": _facts(board), "skipped": board.get("skipped") or [], "sections": sections, "figures": figures, "invalid": invalid, "overall": overall,
+            "headlines": [h for h in HEADLINES if h.task in tasks], "tasks": tasks,
             "has_overall_rank": any(e.get("overall_rank") is not None for e in valid),
             "entries": [e for e in entries if e["status"] == "ok"]}
 
