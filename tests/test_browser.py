@@ -75,6 +75,8 @@ def assert_offline_and_inert(dom_text: str, requests: list[str]):
     assert dom.count("script") == 0 and dom.count("iframe") == 0 and dom.count("link") == 0
     assert "data-pwned" not in dom_text  # no injected handler or script ran
     assert "attacker.invalid" not in " ".join(v for _, a in dom.tags for v in a.values())
+    ids = [a["id"] for _, a in dom.tags if "id" in a]
+    assert len(ids) == len(set(ids)), "duplicate ids: the figures' clip paths and markers would mix"
     return dom
 
 

@@ -53,6 +53,10 @@ def to_svg(fig, name: str) -> str:
     text = re.sub(r"<!--.*?-->|<metadata>.*?</metadata>", "", text, flags=re.S)
     # responsive: CSS sets the width, the viewBox keeps the aspect ratio
     text = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1', text, count=1)
+    # ids unique on a page holding several figures: every id and reference gets the figure's name
+    text = re.sub(r'\bid="([^"]+)"', rf'id="{name}-\1"', text)
+    text = re.sub(r'href="#([^"]+)"', rf'href="#{name}-\1"', text)
+    text = re.sub(r"url\(#([^)]+)\)", rf"url(#{name}-\1)", text)
     return text.replace("<svg", f'<svg class="figure" data-figure="{name}" role="img"', 1)
 
 
