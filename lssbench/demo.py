@@ -168,6 +168,10 @@ def run_demo(out: str | os.PathLike = DEFAULT_DEMO_DIR, *, n_patients: int | Non
 
     progress = progress or QUIET
     out = Path(out)
+    from lssbench.report.submission import check_report_target
+
+    for name in SAMPLE_NAMES:  # before any work: never replace a folder that is not a report
+        check_report_target(out / "reports" / name)
     wanted = n_patients or DEFAULT_PATIENTS
     data, gt_dir = out / "data", out / "gt"
     notes = []

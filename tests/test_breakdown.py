@@ -261,3 +261,21 @@ def test_reliability_bins_equal_sklearn_calibration_curve():
     assert sum(curves["top_label"]["count"]) == 300
     gap = np.abs(np.array(curves["top_label"]["observed"]) - predicted) @ np.array(curves["top_label"]["count"]) / 300
     assert curves["top_label"]["ece"] == pytest.approx(gap)
+
+
+def test_demo_writes_a_report_of_each_sample(ground_truth, sample_submissions, tmp_path):
+    from lssbench.demo import write_sample_reports
+    from lssbench.scoring import Evaluator
+    from lssbench.submission import load_submission
+
+    evaluator = Evaluator(ground_truth)
+    scored = {name: evaluator.evaluate(load_submission(path, ground_truth), n_bootstrap=0)
+              for name, path in sample_submissions.items()}
+    (tmp_path / "reports" / "weak").mkdir(parents=True)
+    (tmp_path / "reports" / "weak" / "mine.txt").write_text("not a report")
+    written = write_sample_reports(ground_truth, sample_submissions, scored, tmp_path / "reports")
+    assert [(r.output.label, r.error is None) for r in written] == [
+        ("report 'perfect'", True), ("report 'jittered'", True), ("report 'weak'", False)]
+    assert "refusing to overwrite" in str(written[2].error)
+    page = (tmp_path / "reports" / "jittered" / "index.html").read_text()
+    assert '<h1 class="name" id="submission-name">jittered</h1>' in page
