@@ -81,10 +81,9 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
 
 def lateral_position(series: records.Series | None, slice_name: str) -> float:
     """Signed lateral offset of a slice from the middle of its series, scaled to [-1, 1] (0 if unknown)."""
-    if series is None or slice_name not in series.slice_names or not series.x_positions_mm:
+    offset = None if series is None else series.lateral_offset_mm(slice_name)
+    if offset is None:
         return 0.0
-    xs = series.x_positions_mm
-    offset = xs[series.slice_names.index(slice_name)] - (min(xs) + max(xs)) / 2
     return float(np.clip(offset / POSITION_SCALE_MM, -1.0, 1.0))
 
 

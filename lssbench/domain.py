@@ -160,9 +160,13 @@ def foramen_grade(slice_grades: Iterable[int]) -> int:
 # --- Submission and ground-truth file format (see docs/submission.md) ---------------------
 
 DETECTIONS_FILE = "detections.csv"
+#: The same detections in the COCO results format (lssbench/interop/coco.py); one of the two per submission.
+DETECTIONS_JSON_FILE = "detections.json"
 DETECTION_COLUMNS: tuple[str, ...] = ("image_id", "level", "side", "score", "xmin", "ymin", "xmax", "ymax")
 GRADES_FILE = "grades.csv"
 GRADE_COLUMNS: tuple[str, ...] = ("patient_id", "level", "side", "severity")
 SEGMENTATION_DIR = "segmentation"
 META_FILE = "meta.json"
+#: Every name a submission's top folder may hold (one of the two detection files at most).
+SUBMISSION_NAMES: tuple[str, ...] = (DETECTIONS_FILE, DETECTIONS_JSON_FILE, GRADES_FILE, SEGMENTATION_DIR, META_FILE)
 TASKS: tuple[str, ...] = ("detection", "grading", "segmentation")

@@ -40,6 +40,8 @@ MANIFEST_FILE = "manifest.json"
 PUBLIC_FILE = "public.json"
 #: Pseudo-file under which the image/case geometry (sizes, spacing) enters the fingerprint.
 GEOMETRY_KEY = "manifest.json#geometry"
+#: Key of public.json's images holding the side of the spine a slice lies on (geometry, not a label).
+SIDE_OF_SPINE = "side_of_spine"
 BOX_COLUMNS: tuple[str, ...] = ("image_id", "patient_id", "level", "side", "severity",
                                 "xmin", "ymin", "xmax", "ymax")
 IMAGE_COLUMNS: tuple[str, ...] = ("image_id", "patient_id", "width", "height")
@@ -158,10 +160,24 @@ def _geometry(dataset: Dataset, slices, cases) -> dict:
             "cases": {pid: entry(pid, c.width, c.height) for pid, c in cases.items()}}
 
 
+def coco_image_ids(image_ids: Iterable[str]) -> dict[str, int]:
+    """COCO image id of each image ID: 1, 2, ... in sorted image ID order (detection.json, public.json)."""
+    return {image: number for number, image in enumerate(sorted(image_ids), start=1)}
+
+
+def coco_categories() -> list[dict]:
+    """The ten COCO categories: id 1-10 in :data:`domain.CATEGORIES` order, name ``"L3-L4/left"``."""
+    return [{"id": n, "name": name, "supercategory": "foramen",
+             "level": split_category(name)[0], "side": split_category(name)[1]}
+            for n, name in enumerate(CATEGORIES, start=1)]
+
+
 def coco_detection(slices: list[AnnotatedSlice], split: str, definition_name: str) -> dict:
     """The COCO dict of ``slices`` (sorted by image ID); ``severity`` is an extra field."""
     images, annotations = [], []
-    for number, s in enumerate(slices, start=1):
+    numbers = coco_image_ids(s.image_id for s in slices)
+    for s in slices:
+        number = numbers[s.image_id]
         images.append({"id": number, "file_name": s.image_id, "width": s.width, "height": s.height})
         for box in sorted(s.boxes, key=_box_key):
             x, y = float(box.xmin), float(box.ymin)
@@ -169,14 +185,20 @@ def coco_detection(slices: list[AnnotatedSlice], split: str, definition_name: st
             annotations.append({"id": len(annotations) + 1, "image_id": number, "iscrowd": 0,
                                 "category_id": category_id(box.level, box.side),
                                 "bbox": [x, y, w, h], "area": w * h, "severity": int(box.severity)})
-    categories = [{"id": n, "name": name, "supercategory": "foramen",
-                   "level": split_category(name)[0], "side": split_category(name)[1]}
-                  for n, name in enumerate(CATEGORIES, start=1)]
+    categories = coco_categories()
     info = {"description": f"lssbench ground truth: neural foramina, split {split}",
             "split": split, "split_definition": definition_name,
             "severity": dict(enumerate(GRADE_NAMES)), "grade_rule": GRADE_RULE_TEXT}
     return {"info": info, "licenses": [], "images": images,
             "annotations": annotations, "categories": categories}
+
+
+def split_coco(dataset: Dataset, split: str, *, definition=None) -> dict:
+    """The COCO ground truth of one split of ``dataset``: the ``detection.json`` that
+    :func:`prepare_ground_truth` writes for it."""
+    definition = resolve_split_definition(definition)
+    slices, _ = _select(dataset, split, definition)
+    return coco_detection(slices, split, definition.name)
 
 
 def _mask_png(case: SegmentationCase) -> bytes:
@@ -199,7 +221,8 @@ def _write_bundle(folder: Path, dataset: Dataset, slices, cases, split: str, def
     patients = sorted({s.patient_id for s in slices} | set(cases))
     head = {"lssbench_version": __version__, "schema_version": GT_SCHEMA_VERSION,
             "split": split, "split_definition": definition_name}
-    contents[PUBLIC_FILE] = dumps(_public(head, gt_fingerprint, patients, geometry)).encode()
+    public = _public(head, gt_fingerprint, patients, geometry, _slice_sides(dataset, slices))
+    contents[PUBLIC_FILE] = dumps(public).encode()
     files[PUBLIC_FILE] = sha256_bytes(contents[PUBLIC_FILE])
     for name, data in contents.items():
         write_bytes_atomic(folder / name, data)
@@ -208,12 +231,27 @@ def _write_bundle(folder: Path, dataset: Dataset, slices, cases, split: str, def
     write_text_atomic(folder / MANIFEST_FILE, dumps(manifest))
 
 
-def _public(head: dict, gt_fingerprint: str, patients: list[str], geometry: dict) -> dict:
-    images = [{"image_id": i, "patient_id": split_image_id(i)[0], "width": g["width"], "height": g["height"]}
+def _slice_sides(dataset: Dataset, slices) -> dict[str, dict]:
+    """Per image: its lateral offset from the middle of the series and the side of the spine
+    it lies on, from the DICOM geometry (:meth:`Series.lateral_offset_mm`); not a label."""
+    out = {}
+    for s in slices:
+        series = dataset.series.get(s.patient_id)
+        offset = None if series is None else series.lateral_offset_mm(s.slice_name)
+        out[s.image_id] = {"lateral_offset_mm": offset,
+                           SIDE_OF_SPINE: None if series is None else series.side_of_spine(s.slice_name)}
+    return out
+
+
+def _public(head: dict, gt_fingerprint: str, patients: list[str], geometry: dict, sides: dict) -> dict:
+    ids = coco_image_ids(geometry["images"])
+    images = [{"image_id": i, "patient_id": split_image_id(i)[0], "width": g["width"], "height": g["height"],
+               "coco_id": ids[i], **sides[i]}
               for i, g in geometry["images"].items()]
     cases = [{"patient_id": pid, **g} for pid, g in geometry["cases"].items()]
+    categories = [{"id": c["id"], "name": c["name"]} for c in coco_categories()]
     return {**head, "format": PUBLIC_FORMAT, "gt_fingerprint": gt_fingerprint,
-            "patients": patients, "images": images, "cases": cases}
+            "patients": patients, "images": images, "cases": cases, "coco_categories": categories}
 
 
 def bundle_fingerprint(label_hashes: dict[str, str], geometry: dict) -> str:
@@ -242,6 +280,7 @@ class GroundTruth:
     grades: pd.DataFrame | None = None
     coco: dict | None = None
     image_spacing: dict[str, tuple[float, float] | None] = field(default_factory=dict)
+    image_sides: dict[str, str | None] = field(default_factory=dict)  # image_id -> side of the spine (public.json)
     path: Path | None = None  # the bundle folder, or the public.json file
     _masks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _hashes: dict[str, str] = field(default_factory=dict, repr=False)
@@ -372,7 +411,12 @@ def _load_public(document: dict, file: Path) -> GroundTruth:
                        fingerprint=document["gt_fingerprint"], lssbench_version=document["lssbench_version"],
                        patients=sorted(document["patients"]), images=images,
                        cases=_cases({c["patient_id"]: c for c in document["cases"]}),
-                       has_labels=False, path=file)
+                       has_labels=False, path=file, image_sides=_image_sides(document))
+
+
+def _image_sides(public: dict) -> dict[str, str | None]:
+    """``{image_id: side of the spine or None}`` of a public.json (None where an older public.json lacks it)."""
+    return {i["image_id"]: i.get(SIDE_OF_SPINE) for i in public["images"]}
 
 
 def _required_files(manifest: dict) -> list[str]:
@@ -457,6 +501,7 @@ def _load_bundle(manifest: dict, file: Path) -> GroundTruth:
                        patients=sorted(manifest["patients"]), images=images, cases=_cases(manifest["cases"]),
                        has_labels=True, boxes=boxes, grades=grades, coco=coco,
                        image_spacing={i: _spacing_tuple(e["spacing_mm"]) for i, e in manifest["images"].items()},
+                       image_sides=_image_sides(_read_json(folder / PUBLIC_FILE, PUBLIC_FILE, checked[PUBLIC_FILE][0])),
                        path=folder, _hashes=hashes)
 
 

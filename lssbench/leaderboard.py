@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from lssbench import __version__
-from lssbench.domain import DETECTIONS_FILE, GRADES_FILE, META_FILE, SEGMENTATION_DIR, TASKS
+from lssbench.domain import SUBMISSION_NAMES, TASKS
 from lssbench.metrics import METRICS_VERSION
 from lssbench.parallel import WorkerLost, fork_map
 from lssbench.problems import ScoringMachineError, SubmissionError, machine_fault
@@ -33,7 +33,7 @@ from lssbench.scoring import DEFAULT_RESAMPLES, RANKING, Evaluator
 LEADERBOARD_SCHEMA_VERSION = 1
 TEMPLATE_REFERENCE = "reference: no detections, all normal, background masks"
 BASELINE_REFERENCE = "reference: lssbench baseline"
-_SUBMISSION_MARKERS = (DETECTIONS_FILE, GRADES_FILE, SEGMENTATION_DIR, META_FILE)
+_SUBMISSION_MARKERS = SUBMISSION_NAMES
 #: Archive forms that are not accepted: such an upload is listed invalid, naming the forms that are.
 UNSUPPORTED_ARCHIVES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst", ".tgz", ".tbz2", ".txz", ".tar", ".gz",
                         ".bz2", ".xz", ".zst", ".7z", ".rar", ".zipx", ".lz", ".lzma", ".z", ".cab", ".arj")

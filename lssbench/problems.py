@@ -19,12 +19,27 @@ class Problem:
     location: str
     message: str
 
+    def __post_init__(self) -> None:
+        # Text taken from a submission (file names, cells) must never reach a terminal or a
+        # published list as raw control characters or lone surrogates: escape them here.
+        for name in ("file", "location", "message"):
+            object.__setattr__(self, name, printable(getattr(self, name)))
+
     def __str__(self) -> str:
         where = f"{self.file}: {self.location}" if self.location else self.file
         return f"{where}: {self.message}" if where else self.message
 
     def as_dict(self) -> dict:
         return {"file": self.file, "location": self.location, "message": self.message}
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character (controls, lone surrogates, line and
+    paragraph separators) written as a Python escape: ``"a\\x1bb"`` -> ``"a\\\\x1bb"``."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class LssbenchError(Exception):

@@ -159,7 +159,9 @@ def test_public_json_has_no_labels(bundle):
     public = json.loads(text)
     assert set(public) >= {"split", "split_definition", "gt_fingerprint", "patients", "images", "cases"}
     assert not {"severity", "bbox", "annotations", "grades", "xmin"} & set(text.replace('"', " ").split())
-    assert public["images"][0] == {"image_id": f"{TEST[0]}/IM000004", "patient_id": TEST[0], "width": 64, "height": 48}
+    assert public["images"][0] == {"image_id": f"{TEST[0]}/IM000004", "patient_id": TEST[0], "width": 64, "height": 48,
+                                   "coco_id": 1, "lateral_offset_mm": None, "side_of_spine": None}  # no DICOM here
+    assert [c["name"] for c in public["coco_categories"]][:2] == ["L1-L2/left", "L1-L2/right"]
     gt = load_ground_truth(bundle / "public.json")
     full = load_ground_truth(bundle)
     assert not gt.has_labels and gt.boxes is None and gt.grades is None and gt.coco is None

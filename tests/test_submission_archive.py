@@ -149,7 +149,7 @@ def test_nested_zip_not_extracted(tmp_path):
     report = validate_submission(outer, make_reference())
     assert "nested archive 'inner.zip' not extracted; ignored" in report.warnings
     assert messages(report) == [
-        "empty submission: no detections.csv, grades.csv or segmentation/<patient_id>.png found"
+        "empty submission: no detections.csv, detections.json, grades.csv or segmentation/<patient_id>.png found"
     ]
 
 
@@ -175,3 +175,18 @@ def test_folder_fifo_refused(tmp_path):
     sub = template(tmp_path)
     os.mkfifo(sub / "pipe")
     assert _refused(sub) == ["pipe: not a regular file (device, socket or pipe); refused"]
+
+
+def test_zip_entries_counted_from_the_directory_not_the_end_record(tmp_path):
+    archive = _zip(tmp_path / "s.zip", {f"d{i}/": b"" for i in range(12)})
+    data = bytearray(archive.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8 : end + 12] = (1).to_bytes(2, "little") * 2  # the end record says 1 entry
+    archive.write_bytes(bytes(data))
+    assert _refused(archive, Limits(max_files=10)) == ["s.zip: more than 10 entries (files and folders); refused"]
+
+
+def test_zip_central_directory_size_cap(tmp_path):
+    archive = _zip(tmp_path / "s.zip", {f"{'x' * 200}{i}.csv": b"" for i in range(10)})
+    assert _refused(archive, Limits(max_directory_bytes=1000)) == [
+        "s.zip: central directory of 2510 bytes is over the 1000 bytes limit; refused"]  # 10 x (46 + 205)

@@ -97,10 +97,14 @@ def test_load_submission_raises_with_all_problems(tmp_path):
 
 def test_empty_submission(tmp_path):
     (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "Grades.csv").write_text("x")
+    (tmp_path / "sub" / "notes.txt").write_text("x")
     report = validate_submission(tmp_path / "sub", make_reference())
-    assert messages(report) == ["empty submission: no detections.csv, grades.csv or segmentation/<patient_id>.png found"]
-    assert report.warnings == ["unknown file 'Grades.csv' ignored (did you mean 'grades.csv'? names are lower-case)"]
+    assert messages(report) == ["empty submission: no detections.csv, detections.json, grades.csv or "
+                                "segmentation/<patient_id>.png found"]
+    assert report.warnings == ["unknown file 'notes.txt' ignored"]
+    (tmp_path / "sub" / "Grades.csv").write_text("x")  # a task file under another name: named, not ignored
+    report = validate_submission(tmp_path / "sub", make_reference())
+    assert messages(report) == ["found 'Grades.csv'; expected 'grades.csv' (file names are lower-case)"]
 
 
 def test_task_name_of_the_wrong_kind(tmp_path):
@@ -185,9 +189,9 @@ def test_score_outside_unit_interval(tmp_path):
 
 
 def test_inverted_and_outside_boxes(tmp_path):
-    sub = _detections(tmp_path, f"{IMAGE},L3-L4,left,0.5,30,10,20,20\n", f"{IMAGE},L3-L4,left,0.5,10,10,70,20\n")
-    assert _problems(sub) == [
-        "detections.csv: row 2: box xmin 30, ymin 10, xmax 20, ymax 20: corners must satisfy xmin < xmax and ymin < ymax",
+    sub = _detections(tmp_path, f"{IMAGE},L3-L4,left,0.5,50,10,20,20\n", f"{IMAGE},L3-L4,left,0.5,10,10,70,20\n")
+    assert _problems(sub) == [  # 50, 10, 20, 20 is no valid x, y, width, height either (50 + 20 > 64): no hint
+        "detections.csv: row 2: box xmin 50, ymin 10, xmax 20, ymax 20: corners must satisfy xmin < xmax and ymin < ymax",
         "detections.csv: row 3: box xmin 10, ymin 10, xmax 70, ymax 20 lies outside the 64x48 image "
         "(0 <= x <= width, 0 <= y <= height)",
     ]

@@ -63,6 +63,9 @@ def validate(preds, gt, split):
         echo(f"{preds}: INVALID for the {source.description}: {count} problem{'s' * (count != 1)}")
         echo_problems(report.problems)
         sys.exit(EXIT_INVALID)
+    from lssbench.report import tasks_line
+
+    echo(tasks_line(report.submission.tasks))
     tasks = ", ".join(report.submission.tasks)
     echo(f"{preds}: valid for the {source.description} (tasks: {tasks})")
 
@@ -86,7 +89,7 @@ def evaluate(preds, gt, split, out, n_bootstrap, seed, report_dir, per_case, qui
     """Validate and score submission PREDS and print a summary; with --out, also write the results JSON
     (--report: the HTML report; --per-case: a CSV of every case and graded foramen)."""
     from lssbench.jsonio import write_json_atomic
-    from lssbench.report import format_results
+    from lssbench.report import format_results, tasks_line
     from lssbench.scoring import Evaluator
     from lssbench.sources import resolve_ground_truth
     from lssbench.submission import load_submission
@@ -104,8 +107,11 @@ def evaluate(preds, gt, split, out, n_bootstrap, seed, report_dir, per_case, qui
         results = Evaluator(source.ground_truth).evaluate(submission, n_bootstrap=n_bootstrap, seed=seed)
     if out:
         write_json_atomic(out, results)
-    if not quiet:
-        echo(format_results(results), nl=False)
+    if not quiet:  # warnings and the tasks first: a skipped task is never news after the tables
+        for warning in results["warnings"]:
+            echo(f"warning: {warning}")
+        echo(tasks_line(results["tasks"]))
+        echo(format_results(results, warnings=False), nl=False)
     if out:
         echo(f"results written to {out}")
     write_extras(results, source.ground_truth, submission, name=submission_name(preds),

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lssbench.domain import category_name, image_id
+from lssbench.domain import SIDES, category_name, image_id
 from lssbench.problems import Problem
+
+#: A slice within this lateral distance (mm) of the middle of its series lies on the midline.
+MIDLINE_TOLERANCE_MM = 0.01
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,27 @@ class Series:
         """(row, column) spacing in mm on a PNG grid of ``width`` x ``height`` resized from DICOM."""
         row_mm, col_mm = self.pixel_spacing_mm
         return row_mm * self.rows / height, col_mm * self.columns / width
+
+    def lateral_offset_mm(self, slice_name: str) -> float | None:
+        """ImagePositionPatient x of a slice minus the centre of the series' x range, in mm.
+
+        DICOM LPS: ``+x`` points to the patient's left, so a positive offset is a slice left
+        of the middle of the sagittal stack (which scans centre on the spine). None when the
+        slice is not in the series or a position is missing.
+        """
+        xs = self.x_positions_mm
+        if slice_name not in self.slice_names or not xs or any(math.isnan(x) for x in xs):
+            return None
+        return xs[self.slice_names.index(slice_name)] - (min(xs) + max(xs)) / 2
+
+    def side_of_spine(self, slice_name: str) -> str | None:
+        """``"left"`` / ``"right"``: the side of the spine a slice lies on (from its lateral
+        offset, see :meth:`lateral_offset_mm`); None for the middle slice or when unknown."""
+        offset = self.lateral_offset_mm(slice_name)
+        if offset is None or abs(offset) < MIDLINE_TOLERANCE_MM:
+            return None
+        left, right = SIDES
+        return left if offset > 0 else right
 
 
 @dataclass

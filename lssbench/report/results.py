@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lssbench.domain import CATEGORIES, GRADE_NAMES, LEVELS, SIDES
+from lssbench.domain import CATEGORIES, GRADE_NAMES, LEVELS, SIDES, TASKS
 from lssbench.report.tables import console_table, fmt, fmt_ci
 from lssbench.scoring import HEADLINES
 
@@ -53,8 +53,16 @@ def segmentation_table(segmentation: dict) -> str:
 _TABLES = {"detection": detection_table, "grading": grading_table, "segmentation": segmentation_table}
 
 
-def format_results(results: dict) -> str:
-    """Headline numbers with CIs, then one table per task present."""
+def tasks_line(tasks) -> str:
+    """``tasks submitted: detection, grading; not submitted: segmentation`` (TASKS order)."""
+    done = [t for t in TASKS if t in tasks]
+    missing = [t for t in TASKS if t not in done]
+    return f"tasks submitted: {', '.join(done) or 'none'}; not submitted: {', '.join(missing) or 'none'}"
+
+
+def format_results(results: dict, *, warnings: bool = True) -> str:
+    """Headline numbers with CIs, then one table per task present (then the warnings, unless
+    ``warnings=False``: the caller printed them first)."""
     cis = results.get("ci95", {})
     lines = [f"lssbench {results['lssbench_version']} (metrics v{results['metrics_version']}), "
              f"{results['split']} split, ground truth {results['gt_fingerprint'][:19]}..."]
@@ -65,6 +73,6 @@ def format_results(results: dict) -> str:
     for task, render in _TABLES.items():
         if task in results:
             lines += ["", render(results[task])]
-    for warning in results.get("warnings", []):
+    for warning in results.get("warnings", []) if warnings else ():
         lines.append(f"warning: {warning}")
     return "\n".join(lines) + "\n"

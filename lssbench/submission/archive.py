@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from lssbench.domain import DETECTIONS_FILE, GRADES_FILE, META_FILE, SEGMENTATION_DIR
+from lssbench.domain import SUBMISSION_NAMES
 from lssbench.problems import Problem, ScoringMachineError, SubmissionError, UsageError, machine_fault
 
 MiB = 1 << 20
@@ -41,6 +41,7 @@ class Limits:
 
     max_total_bytes: int = 1024 * MiB  # unpacked size of all files
     max_files: int = 10_000  # entries: files and folders
+    max_directory_bytes: int = 64 * MiB  # a zip's central directory (zipfile reads it whole)
     max_compression_ratio: float = 200.0  # per zip member, above ratio_min_bytes
     ratio_min_bytes: int = 1 * MiB
     max_csv_bytes: int = 100 * MiB
@@ -53,7 +54,7 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 #: Names at a submission's root that mark it as the content root.
-KNOWN_ROOT_NAMES = (DETECTIONS_FILE, GRADES_FILE, SEGMENTATION_DIR, META_FILE)
+KNOWN_ROOT_NAMES = SUBMISSION_NAMES
 #: Operating-system litter: skipped when extracting, never reported.
 JUNK_NAMES = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini")
 _CHUNK = 1 << 16
@@ -147,7 +148,8 @@ def _member_problem(info: zipfile.ZipInfo, parts, limits: Limits) -> str | None:
     """Why one member is refused, or None."""
     if parts is None:
         return "absolute path or '..' in the name (path escape); refused"
-    if len(info.filename) > MAX_NAME_CHARS or any(len(p.encode("utf-8", "surrogatepass")) > MAX_NAME_PART_BYTES for p in parts):
+    longest = max((len(p.encode("utf-8", "surrogatepass")) for p in parts), default=0)
+    if len(info.filename) > MAX_NAME_CHARS or longest > MAX_NAME_PART_BYTES:
         return (f"name too long (over {MAX_NAME_CHARS} characters, or a part over "
                 f"{MAX_NAME_PART_BYTES} bytes); refused")
     if stat.S_ISLNK(info.external_attr >> 16):
@@ -217,7 +219,8 @@ def _extract_member(zf, info, target: Path, budget: int) -> int:
 def _stream_cut(source) -> bool:
     """True when a member's compressed bytes ran out before its deflate stream ended."""
     decompressor = getattr(source, "_decompressor", None)  # zipfile.ZipExtFile internals, 3.8-3.13
-    return getattr(source, "_compress_left", 1) <= 0 and decompressor is not None and not getattr(decompressor, "eof", True)
+    used_up = getattr(source, "_compress_left", 1) <= 0
+    return used_up and decompressor is not None and not getattr(decompressor, "eof", True)
 
 
 def _damage(exc: BaseException, short: bool) -> str:
@@ -271,8 +274,8 @@ def _extraction_oserror(archive: Path, member: str, exc: OSError) -> Problem:
         f"{exc.strerror or type(exc).__name__} [{name or 'no errno'}] while extracting the submission")
 
 
-def count_zip_entries(archive: Path, stop: int) -> int:
-    """Entries of the central directory, walked as :mod:`zipfile` would read them.
+def count_zip_entries(archive: Path, stop: int) -> tuple[int, int]:
+    """(entries, declared bytes) of the central directory, walked as :mod:`zipfile` reads it.
 
     Reads one fixed-size record header at a time (bounded memory, fast) and stops once
     ``stop`` is passed; the end record's own entry count is ignored. A damaged directory
@@ -298,7 +301,7 @@ def count_zip_entries(archive: Path, stop: int) -> int:
             handle.seek(name + extra + comment, os.SEEK_CUR)
             total += zipfile.sizeCentralDir + name + extra + comment
             count += 1
-    return count
+    return count, size
 
 
 def _open_zip(archive: Path, dest: Path, limits: Limits) -> list[Problem]:
@@ -306,8 +309,12 @@ def _open_zip(archive: Path, dest: Path, limits: Limits) -> list[Problem]:
     if size > limits.max_total_bytes:
         return _cap_problems(archive.name, 0, size, limits)
     try:
-        if count_zip_entries(archive, limits.max_files) > limits.max_files:
+        entries, directory = count_zip_entries(archive, limits.max_files)
+        if entries > limits.max_files:
             return _cap_problems(archive.name, limits.max_files + 1, 0, limits)
+        if directory > limits.max_directory_bytes:
+            return [Problem(archive.name, "", f"central directory of {_mb(directory)} is over the "
+                                              f"{_mb(limits.max_directory_bytes)} limit; refused")]
         with zipfile.ZipFile(archive) as zf:
             return _extract(archive, zf, dest, limits)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, struct.error) as exc:

@@ -138,14 +138,15 @@ def non_ascii(text: str) -> str | None:
     return f"{char!r} (U+{ord(char):04X}{' ' + name if name else ''}) is not ASCII"
 
 
-def rows_text(rows: Sequence[int]) -> str:
-    """``row 7``; ``rows 2 and 3``; ``rows 2, 3 and 5``; ``rows 2, 3, 5, ... (40 rows)``."""
+def rows_text(rows: Sequence[int], unit: str = "row") -> str:
+    """``row 7``; ``rows 2 and 3``; ``rows 2, 3 and 5``; ``rows 2, 3, 5, ... (40 rows)``
+    (``item 7`` ... with ``unit="item"``)."""
     rows = [int(r) for r in rows]
     if len(rows) == 1:
-        return f"row {rows[0]}"
+        return f"{unit} {rows[0]}"
     if len(rows) <= ROWS_SHOWN:
-        return f"rows {', '.join(map(str, rows[:-1]))} and {rows[-1]}"
-    return f"rows {', '.join(map(str, rows[:ROWS_SHOWN]))}, ... ({len(rows)} rows)"
+        return f"{unit}s {', '.join(map(str, rows[:-1]))} and {rows[-1]}"
+    return f"{unit}s {', '.join(map(str, rows[:ROWS_SHOWN]))}, ... ({len(rows)} {unit}s)"
 
 
 def _records(text: str, rel: str, log: ProblemLog) -> list[list[str]] | None:
@@ -174,8 +175,8 @@ def _header_hint(header: list[str], rel: str, required, optional, log: ProblemLo
                 return True
     if not {n.lower() for n in header} & known:
         shown = ", ".join(repr(c[:40]) for c in header[:4]) + (", ..." if len(header) > 4 else "")
-        data = any(PATIENT_ID_PATTERN.match(c) for c in header)
-        log.add(rel, "row 1", f"no column names found (row 1 holds {shown}){': it looks like data, the header row is missing' if data else ''}; "
+        data = ": it looks like data, the header row is missing" if any(PATIENT_ID_PATTERN.match(c) for c in header) else ""
+        log.add(rel, "row 1", f"no column names found (row 1 holds {shown}){data}; "
                 f"the first row must be the header {','.join(required)}")
         return True
     return False
@@ -211,13 +212,18 @@ def _check_header(header: list[str], rel: str, required, optional, log: ProblemL
 
 @dataclass
 class Table:
-    """A CSV's cells as stripped strings, with spreadsheet row numbers and a bad-row mask."""
+    """A CSV's cells as stripped strings, with spreadsheet row numbers and a bad-row mask.
+
+    ``unit`` names a row in problems: ``row`` (spreadsheet rows), or ``item`` for the list
+    index of a JSON detection file (lssbench/interop/coco.py).
+    """
 
     file: str
     frame: pd.DataFrame
     rows: np.ndarray
     log: ProblemLog
     skipped: list[list[str]] = field(default_factory=list)  # rows refused for their field count
+    unit: str = "row"
     bad: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -229,7 +235,7 @@ class Table:
         self.bad[hits] = True
         room = self.log.room(self.file, kind)
         for i in hits[:room]:
-            self.log.add(self.file, f"row {self.rows[i]}", message(int(i)), kind)
+            self.log.add(self.file, f"{self.unit} {self.rows[i]}", message(int(i)), kind)
         self.log.skip(self.file, kind, max(len(hits) - room, 0))
 
     def cells(self, column: str, convert: Callable[[str], Any]) -> pd.Series:
@@ -262,7 +268,7 @@ class Table:
         room = self.log.room(self.file, column)
         for code, text in enumerate(uniques[:room]):
             rows = self.rows[positions[codes == code]]
-            self.log.add(self.file, rows_text(rows), f"{column}: {errors[text]}", column)
+            self.log.add(self.file, rows_text(rows, self.unit), f"{column}: {errors[text]}", column)
         self.log.skip(self.file, column, max(len(uniques) - room, 0))
 
 
@@ -488,7 +494,8 @@ def _forbidden_character(item: str, rule: dict) -> str | None:
     for position, char in enumerate(item, start=1):
         if not allowed.fullmatch(char):
             kind = _CHARACTER_KINDS.get(unicodedata.category(char), "a character not allowed here")
-            return f"character {position} is U+{ord(char):04X} ({kind}); refused: {rule.get('description', '')}".rstrip(": ")
+            rule_text = f": {rule['description']}" if rule.get("description") else ""
+            return f"character {position} is U+{ord(char):04X} ({kind}); refused{rule_text}"
     return None
 
 

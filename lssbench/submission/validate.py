@@ -24,6 +24,7 @@ from lssbench.domain import (
     CATEGORIES,
     DETECTION_COLUMNS,
     DETECTIONS_FILE,
+    DETECTIONS_JSON_FILE,
     GRADE_COLUMNS,
     GRADES_FILE,
     META_FILE,
@@ -37,6 +38,7 @@ from lssbench.domain import (
     parse_side,
     split_image_id,
 )
+from lssbench.interop import coco, nearmiss
 from lssbench.jsonio import fingerprint
 from lssbench.problems import Problem, ScoringMachineError, SubmissionError, machine_fault
 from lssbench.splits import assign_split
@@ -55,7 +57,8 @@ from lssbench.submission.parse import (
 #: Probabilities of a row must sum to 1 within this tolerance.
 PROBABILITY_TOLERANCE = 1e-3
 _COORDS = ("xmin", "ymin", "xmax", "ymax")
-_TASK_FILES = {"detection": DETECTIONS_FILE, "grading": GRADES_FILE, "segmentation": SEGMENTATION_DIR}
+_TASK_FILES = {"detection": (DETECTIONS_FILE, DETECTIONS_JSON_FILE), "grading": (GRADES_FILE,),
+               "segmentation": (SEGMENTATION_DIR,)}
 
 
 @dataclass
@@ -198,29 +201,40 @@ def _valid(frame: pd.DataFrame, columns) -> np.ndarray:
 def _box_checks(table: Table, frame: pd.DataFrame, ref: _Reference) -> None:
     valid = _valid(frame, _COORDS)
     x0, y0, x1, y1 = (frame[c].to_numpy(dtype=float, na_value=np.nan) for c in _COORDS)
+    size = np.array([ref.images.get(i, (np.nan, np.nan)) if isinstance(i, str) else (np.nan, np.nan)
+                     for i in frame["image_id"]], dtype=float).reshape(-1, 2)
+    normalised = nearmiss.normalised_boxes(*(a[valid] for a in (x0, y0, x1, y1, size[:, 0], size[:, 1])))
+    if normalised:
+        table.log.add(table.file, "", normalised)
+    xywh = nearmiss.xywh_valid(x0, y0, x1, y1, size[:, 0], size[:, 1])
     with np.errstate(invalid="ignore"):
         inverted = valid & ((x0 >= x1) | (y0 >= y1))
     table.flag(inverted, "box", lambda i: (
         f"box xmin {x0[i]:g}, ymin {y0[i]:g}, xmax {x1[i]:g}, ymax {y1[i]:g}: "
-        "corners must satisfy xmin < xmax and ymin < ymax"))
-    size = np.array([ref.images.get(i, (np.nan, np.nan)) if isinstance(i, str) else (np.nan, np.nan)
-                     for i in frame["image_id"]], dtype=float).reshape(-1, 2)
+        "corners must satisfy xmin < xmax and ymin < ymax" + (nearmiss.XYWH_HINT if xywh[i] else "")))
     with np.errstate(invalid="ignore"):
         outside = valid & ~inverted & _valid(frame, ["image_id"]) & ((x0 < 0) | (y0 < 0) | (x1 > size[:, 0]) | (y1 > size[:, 1]))
+    corners = nearmiss.coco_corners_valid(x0, y0, x1, y1, size[:, 0], size[:, 1]) & (table.unit == "item")
     table.flag(outside, "box", lambda i: (
         f"box xmin {x0[i]:g}, ymin {y0[i]:g}, xmax {x1[i]:g}, ymax {y1[i]:g} lies outside the "
-        f"{size[i, 0]:g}x{size[i, 1]:g} image (0 <= x <= width, 0 <= y <= height)"))
+        f"{size[i, 0]:g}x{size[i, 1]:g} image (0 <= x <= width, 0 <= y <= height)"
+        + (nearmiss.CORNERS_HINT if corners[i] else "")))
 
 
 def _read_detections(path: Path, ref: _Reference, limits: Limits, log: ProblemLog) -> pd.DataFrame | None:
-    table = read_csv_table(path, DETECTIONS_FILE, DETECTION_COLUMNS, (), limits.max_csv_bytes,
-                           limits.max_detection_rows, log)
+    """detections.csv, or detections.json (COCO results, translated to the same cells), checked alike."""
+    if path.name == DETECTIONS_JSON_FILE:
+        table = coco.read_coco_results(path, DETECTIONS_JSON_FILE, list(ref.images), limits.max_csv_bytes,
+                                       limits.max_detection_rows, log)
+    else:
+        table = read_csv_table(path, DETECTIONS_FILE, DETECTION_COLUMNS, (), limits.max_csv_bytes,
+                               limits.max_detection_rows, log)
     if table is None:
         return None
     converters = {"image_id": ref.image, "level": parse_level, "side": parse_side, "score": unit_interval}
     frame = _convert(table, {**converters, **dict.fromkeys(_COORDS, finite_number)})
     _box_checks(table, frame, ref)
-    _duplicates(table, frame, list(DETECTION_COLUMNS), lambda row, first: f"duplicate of row {first} (identical detection)")
+    _duplicates(table, frame, list(DETECTION_COLUMNS), lambda row, first: f"duplicate of {table.unit} {first} (identical detection)")
     return None if table.bad.any() else _typed(frame)
 
 
@@ -297,7 +311,11 @@ def _mask_files(seg: Path, log: ProblemLog) -> dict[str, Path]:
         rel = f"{SEGMENTATION_DIR}/{path.name}"
         if path.suffix == ".png" and path.is_file():
             files[path.stem] = path
-        elif path.name not in JUNK_NAMES:
+        elif path.name in JUNK_NAMES:
+            continue
+        elif misplaced := nearmiss.misplaced_mask(path):
+            log.add(f"{SEGMENTATION_DIR}/", "", misplaced, "misplaced mask")
+        else:
             log.warn(f"unknown file {rel!r} ignored; masks are named segmentation/<patient_id>.png")
     return files
 
@@ -345,9 +363,6 @@ def _guarded(log: ProblemLog, rel: str, reader: Callable, *args):
 
 def _unknown_entry(path: Path) -> str:
     name = path.name + ("/" if path.is_dir() else "")
-    known = {DETECTIONS_FILE, GRADES_FILE, META_FILE, SEGMENTATION_DIR}
-    if path.name.lower() in known:
-        return f"unknown file {name!r} ignored (did you mean {path.name.lower()!r}? names are lower-case)"
     if path.suffix.lower() == ".zip":
         return f"nested archive {name!r} not extracted; ignored"
     return f"unknown file {name!r} ignored"
@@ -355,7 +370,7 @@ def _unknown_entry(path: Path) -> str:
 
 def _survey(folder: Path, log: ProblemLog) -> dict[str, Path]:
     """Known entries of the content folder by name; problems for wrong kinds, warnings for the rest."""
-    found = {}
+    found, near_misses = {}, []
     for path in sorted(folder.iterdir()):
         if path.name in JUNK_NAMES:
             continue
@@ -364,23 +379,35 @@ def _survey(folder: Path, log: ProblemLog) -> dict[str, Path]:
                 found[path.name] = path
             else:
                 log.add(path.name, "", "expected a folder of <patient_id>.png masks, found a file")
-        elif path.name in (DETECTIONS_FILE, GRADES_FILE, META_FILE):
+        elif path.name in (DETECTIONS_FILE, DETECTIONS_JSON_FILE, GRADES_FILE, META_FILE):
             if path.is_file():
                 found[path.name] = path
             else:
                 log.add(path.name, "", "expected a file, found a folder")
+        elif near := nearmiss.misplaced_entry(path):
+            near_misses.append(near)
         else:
             log.warn(_unknown_entry(path))
+    for near in near_misses:  # a problem, unless the task it stands for is submitted anyway
+        if covering := nearmiss.covered_by(near, found):
+            log.warn(f"{near.message}; ignored, since {covering} is there")
+        else:
+            log.add("", "", near.message)
+    if DETECTIONS_FILE in found and DETECTIONS_JSON_FILE in found:
+        log.add("", "", f"both {DETECTIONS_FILE} and {DETECTIONS_JSON_FILE} found; a submission holds exactly "
+                        "one detection file: remove one")
     return found
 
 
 def _check(folder: Path, reference, limits: Limits, log: ProblemLog) -> Submission | None:
     ref = _Reference(reference)
     found = _survey(folder, log)
-    tasks = tuple(t for t in TASKS if _TASK_FILES[t] in found)
-    if not tasks:
-        log.add("", "", f"empty submission: no {DETECTIONS_FILE}, {GRADES_FILE} or {SEGMENTATION_DIR}/<patient_id>.png found")
-    readers = {DETECTIONS_FILE: _read_detections, GRADES_FILE: _read_grades, SEGMENTATION_DIR: _read_masks}
+    tasks = tuple(t for t in TASKS if any(name in found for name in _TASK_FILES[t]))
+    if not tasks and not len(log):
+        log.add("", "", f"empty submission: no {DETECTIONS_FILE}, {DETECTIONS_JSON_FILE}, {GRADES_FILE} or "
+                        f"{SEGMENTATION_DIR}/<patient_id>.png found")
+    readers = {DETECTIONS_FILE: _read_detections, DETECTIONS_JSON_FILE: _read_detections,
+               GRADES_FILE: _read_grades, SEGMENTATION_DIR: _read_masks}
     parts = {name: _guarded(log, name, reader, found[name], ref, limits, log)
              for name, reader in readers.items() if name in found}
     meta = _guarded(log, META_FILE, read_meta, found[META_FILE], META_FILE, limits, log) if META_FILE in found else {}
@@ -388,7 +415,7 @@ def _check(folder: Path, reference, limits: Limits, log: ProblemLog) -> Submissi
         return None
     files = dict(sorted(log.hashes.items()))  # the bytes that were parsed, hashed as they were read
     return Submission(
-        detections=parts.get(DETECTIONS_FILE),
+        detections=parts.get(DETECTIONS_FILE, parts.get(DETECTIONS_JSON_FILE)),
         grades=parts.get(GRADES_FILE),
         masks=parts.get(SEGMENTATION_DIR),
         meta=meta or {},
@@ -406,6 +433,9 @@ def validate_submission(path: str | os.PathLike, reference, limits: Limits = DEF
             submission = _check(folder, reference, limits, log)
     except SubmissionError as exc:
         return ValidationReport(list(exc.problems), log.warnings, None)
+    except (OSError, MemoryError) as exc:  # listing folders, a file vanishing mid-read ...
+        raise machine_fault(exc, "reading the submission") or ScoringMachineError(
+            f"{getattr(exc, 'strerror', None) or type(exc).__name__} while reading the submission") from None
     if submission is not None:
         submission.warnings = list(log.warnings)
     return ValidationReport(log.problems(), log.warnings, submission)

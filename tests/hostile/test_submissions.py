@@ -142,6 +142,11 @@ def cr_rows(sub: Path, gt) -> Path:
     return sub
 
 
+def escape_in_a_mask_name(sub: Path, gt) -> Path:
+    (sub / "segmentation" / "\x1b]0;owned\x07.png").write_bytes(b"x")
+    return sub
+
+
 CASES = {
     # 1. damaged zip members
     "bad deflate data": (zipped([("grades.csv", GRADES, DEFLATE)], bad_deflate),
@@ -161,6 +166,9 @@ CASES = {
         f"meta.json: team: character 2 is U+009B (a control character); refused: {TEAM_RULE}"]),
     "ESC in meta.json": (meta('{"team": "x\\u001b]0;owned\\u0007"}'), [
         f"meta.json: team: character 2 is U+001B (a control character); refused: {TEAM_RULE}"]),
+    "ESC in a file name": (escape_in_a_mask_name, [
+        "segmentation/\\x1b]0;owned\\x07.png: extra mask: '\\x1b]0;owned\\x07' is not a patient ID (PATIENT and "
+        "5-7 digits)"]),
     # 4. caps that cannot be walked around
     "rows ended by a bare CR": (cr_rows, ["detections.csv: more than 1000000 data rows; refused unread"]),
     "folder entries with an end record saying 1": (
@@ -218,6 +226,7 @@ def test_hostile_submission_is_invalid_with_its_exact_problems(case, ground_trut
     assert code == 1, output
     assert problem_lines(output) == expected, output
     assert str(tmp_path) not in "\n".join(problem_lines(output))
+    assert all(line.isprintable() for line in problem_lines(output))  # no raw controls or surrogates
 
 
 # --- 5. faults of the scoring machine: exit 3, never "invalid" ------------------------------
@@ -355,3 +364,15 @@ def test_edited_manifest_is_refused_as_damaged(edit, expected, test_bundle, samp
     assert code == 1, output
     assert f"error: ground-truth bundle {bundle} is damaged" in output
     assert problem_lines(output) == expected, output
+
+
+def test_unlistable_folder_is_the_machines(ground_truth, test_bundle, tmp_path, monkeypatch):
+    from lssbench.submission import validate as validate_module
+
+    def fail(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", "/srv/uploads/team")
+
+    monkeypatch.setattr(validate_module, "_survey", fail)
+    code, output = run("validate", str(write_template(ground_truth, tmp_path / "sub")), "--gt", str(test_bundle))
+    assert code == 3, output
+    assert output.splitlines()[-1] == f"{MACHINE}Permission denied [EACCES] while reading the submission"
