@@ -7,6 +7,7 @@ The public Python API (the CLI is a thin layer over it)::
     report = lssbench.validate_submission("preds/", gt)    # every problem at once
     results = lssbench.Evaluator(gt).evaluate(report.submission)
     results = lssbench.evaluate("preds/", "gt/")           # the same in one call
+    diff = lssbench.compare("preds_a/", "preds_b/", "gt/")  # paired bootstrap B - A
 """
 
 __version__ = "0.1.0"
@@ -24,6 +25,7 @@ _API = {
     "read_dataset": "lssbench.dataset",
     "synthesize": "lssbench.synth",
     "leaderboard": "lssbench.leaderboard",
+    "compare": "lssbench.compare",
     "run_demo": "lssbench.demo",
 }
 

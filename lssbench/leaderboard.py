@@ -1,8 +1,10 @@
 """Many submissions -> one ranked board (plain dict, written as leaderboard.json).
 
 Four steps, each its own function: :func:`collect_uploads` (what the paths hold),
-:func:`score_many` / :func:`score_entry` (one entry per upload), :func:`build_leaderboard`
-(ranks and order) and :func:`write_outputs` (JSON and views, each independently).
+:func:`score_cached` / :func:`score_many` / :func:`score_entry` (one entry per upload, from
+the results cache when it holds one), :func:`build_leaderboard` (ranks and order; the
+maths is :mod:`lssbench.ranking`) and :func:`write_outputs` (JSON and views, each
+independently, as one set under the board's lock).
 
 Every upload appears on the board. An invalid one becomes an entry with
 ``status: "invalid"`` and its problems; one whose scoring failed because of the scoring
@@ -15,6 +17,7 @@ baseline) give every number context.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
@@ -26,11 +29,11 @@ from lssbench import __version__
 from lssbench.domain import SUBMISSION_NAMES, TASKS
 from lssbench.metrics import METRICS_VERSION
 from lssbench.parallel import WorkerLost, fork_map
-from lssbench.problems import ScoringMachineError, SubmissionError, machine_fault
+from lssbench.problems import ScoringMachineError, SubmissionError, UsageError, machine_fault
 from lssbench.report.text import clean_text
-from lssbench.scoring import DEFAULT_RESAMPLES, RANKING, Evaluator
+from lssbench.scoring import CONFIDENCE, DEFAULT_RESAMPLES, RANKING, Evaluator, bootstrap_settings
 
-LEADERBOARD_SCHEMA_VERSION = 1
+LEADERBOARD_SCHEMA_VERSION = 2
 TEMPLATE_REFERENCE = "reference: no detections, all normal, background masks"
 BASELINE_REFERENCE = "reference: lssbench baseline"
 _SUBMISSION_MARKERS = SUBMISSION_NAMES
@@ -56,15 +59,18 @@ class Entry:
     ranks: dict = field(default_factory=dict)
     fault: str | None = None  # with status "error": FAULT_MACHINE or FAULT_INTERNAL
     seconds: float = 0.0  # time spent on this entry (for progress lines; not on the board)
+    figures: dict = field(default_factory=dict)  # rank fields beyond ``ranks`` (lssbench.ranking)
 
     def as_dict(self) -> dict:
         results = None
         if self.results is not None:
-            results = dict(self.results)
-            if "segmentation" in results:  # per-case rows belong in the results JSON, not the board
+            # per-case rows belong in the results JSON; per-resample values and parts in the cache
+            results = {k: v for k, v in self.results.items() if k not in ("resamples", "parts")}
+            if "segmentation" in results:
                 results["segmentation"] = {k: v for k, v in results["segmentation"].items() if k != "per_case"}
         row = {"name": self.name, "kind": self.kind, "status": self.status, "meta": self.meta,
                "results": results, "problems": self.problems, "ranks": self.ranks}
+        row.update(self.figures)
         if self.status == "error":
             row["fault"] = self.fault
         return row
@@ -210,15 +216,21 @@ def score_entry(path: Path, name: str, evaluator: Evaluator, *, kind: str = "sub
     return entry
 
 
-def reference_entries(evaluator: Evaluator, *, n_bootstrap: int, seed: int) -> list[Entry]:
-    """The template submission scored on the same ground truth (the trivial reference)."""
+def reference_entries(evaluator: Evaluator, *, n_bootstrap: int, seed: int,
+                      score: Callable[[Upload], Entry] | None = None) -> list[Entry]:
+    """The template submission scored on the same ground truth (the trivial reference).
+
+    ``score`` (e.g. through the results cache) replaces :func:`score_entry` when given."""
     from lssbench.submission import write_template
 
     try:
         with tempfile.TemporaryDirectory(prefix="lssbench-ref-") as tmp:
             path = write_template(evaluator.ground_truth, Path(tmp) / "template")
-            entry = score_entry(path, TEMPLATE_REFERENCE, evaluator, kind="reference",
-                                n_bootstrap=n_bootstrap, seed=seed)
+            if score is not None:
+                entry = score(Upload(path, TEMPLATE_REFERENCE, kind="reference"))
+            else:
+                entry = score_entry(path, TEMPLATE_REFERENCE, evaluator, kind="reference",
+                                    n_bootstrap=n_bootstrap, seed=seed)
     except Exception as error:  # noqa: BLE001 - e.g. no space for the template: the board goes on
         entry = failed_entry(TEMPLATE_REFERENCE, "reference", error)
     entry.meta = {"method": "trivial reference",
@@ -250,58 +262,184 @@ def score_many(jobs: Sequence[Upload], evaluator: Evaluator, *, n_bootstrap: int
     return entries
 
 
+# --- the results cache ----------------------------------------------------------------------------
+def board_settings(n_bootstrap: int, seed: int, public_share: float | None = None) -> dict:
+    """The scoring settings of a board: bootstrap settings and the public share (a cache key part)."""
+    return dict(bootstrap_settings(n_bootstrap, seed), public_share=public_share)
+
+
+def board_parts(ground_truth, public_share: float | None) -> dict | None:
+    """``{"public": [...], "private": [...]}`` patient IDs for a public share, else None."""
+    from lssbench.ranking import public_private
+
+    if public_share is None:
+        return None
+    public, private = public_private(ground_truth.patients, public_share)
+    return {"public": public, "private": private}
+
+
+def _canonical_results(entry: Entry) -> Entry:
+    """Results as the JSON holds them (floats rounded), so a fresh and a cached entry rank alike."""
+    from lssbench.jsonio import dumps
+
+    if entry.results is not None:
+        entry.results = json.loads(dumps(entry.results))
+    return entry
+
+
+def score_cached(jobs: Sequence[Upload], evaluator: Evaluator, *, cache=None, n_bootstrap: int, seed: int,
+                 settings: dict, workers: int | None = None,
+                 on_done: Callable[[Entry], None] | None = None) -> list[Entry]:
+    """:func:`score_many` for the uploads the results cache (a :class:`~lssbench.cache.ResultsCache`
+    or None) does not hold; valid new results are stored in it. Entries in job order."""
+    from lssbench.cache import cache_identity, upload_fingerprint
+
+    identities: list[dict | None] = []
+    found: dict[int, Entry] = {}
+    for k, job in enumerate(jobs):
+        identity = None
+        if cache is not None and not job.refused:
+            try:
+                identity = cache_identity(upload_fingerprint(job.path), evaluator.ground_truth.fingerprint,
+                                          METRICS_VERSION, settings)
+            except OSError:  # unreadable: scoring will say what is wrong with it
+                identity = None
+        identities.append(identity)
+        record = cache.load(identity) if identity is not None else None
+        if record is not None:
+            found[k] = Entry(name=job.name, kind=job.kind, meta=record["meta"], results=record["results"])
+            if on_done:
+                on_done(found[k])
+    misses = [job for k, job in enumerate(jobs) if k not in found]
+    scored = iter(score_many(misses, evaluator, n_bootstrap=n_bootstrap, seed=seed, workers=workers,
+                             on_done=on_done))
+    entries = []
+    for k in range(len(jobs)):
+        if k in found:
+            entries.append(found[k])
+            continue
+        entry = _canonical_results(next(scored))
+        if identities[k] is not None and entry.status == "ok":
+            cache.store(identities[k], entry.meta, entry.results)
+        entries.append(entry)
+    return entries
+
+
 # --- building the board -------------------------------------------------------------------------
 def assign_ranks(entries: Sequence[Entry]) -> None:
     """Competition ranking (1, 2, 2, 4) per task over valid submissions; references unranked."""
+    from lssbench.ranking import competition_ranks
+
     for task, headline in RANKING.items():
-        scored = [(e.results[task][headline.key], e) for e in entries
-                  if e.kind == "submission" and e.status == "ok" and task in e.results]
+        scored = [e for e in entries if e.kind == "submission" and e.status == "ok" and task in e.results]
         for entry in entries:
             entry.ranks[task] = None
-        for value, entry in scored:
-            better = sum(1 for other, _ in scored
-                         if (other > value if headline.higher_is_better else other < value))
-            entry.ranks[task] = better + 1
+        values = [e.results[task][headline.key] for e in scored]
+        for entry, rank in zip(scored, competition_ranks(values, headline.higher_is_better)):
+            entry.ranks[task] = int(rank)
 
 
-def _order_key(entry: Entry):
-    ranks = [r for r in entry.ranks.values() if r is not None]
-    mean_rank = sum(ranks) / len(ranks) if ranks else float("inf")
-    return ({"submission": 0, "reference": 1}[entry.kind], entry.status != "ok", mean_rank, entry.name)
+def _order_key(kind: str, status: str, overall_rank, name: str):
+    """Submissions, then references; valid first; by overall rank (none last), then name."""
+    return ({"submission": 0, "reference": 1}[kind], status != "ok", overall_rank is None, overall_rank or 0, name)
+
+
+def _ranking_scheme(rank_by: str | None, team_best: bool) -> dict:
+    return {"scheme": "rank-by" if rank_by else "rank-then-aggregate", "rank_by": rank_by,
+            "headlines": {task: headline.key for task, headline in RANKING.items()},
+            "ties": "competition ranks (1, 2, 2, 4)",
+            "missing_task": "counts as (entries ranked in the task + 1)",
+            "uncertainty": "paired patient bootstrap: the same resamples for every entry",
+            "confidence": CONFIDENCE, "best_per_team": team_best}
+
+
+def _part_board(entries: Sequence[Entry], part: str, patients: Sequence[str], found: dict) -> dict:
+    rows = []
+    for entry, figures in zip(entries, found["entries"]):
+        scored = (entry.results or {}).get("parts", {}).get(part) if entry.status == "ok" else None
+        rows.append(dict(figures, name=entry.name, kind=entry.kind, status=entry.status,
+                         headlines=scored["headlines"] if scored else None,
+                         ci95=scored.get("ci95") if scored else None))
+    rows.sort(key=lambda r: _order_key(r["kind"], r["status"], r["overall_rank"], r["name"]))
+    return {"patients": list(patients), "stability": found["stability"], "entries": rows}
 
 
 def build_leaderboard(entries: Sequence[Entry], ground_truth, *, n_bootstrap: int, seed: int,
-                      skipped: Sequence[dict] = ()) -> dict:
-    """The leaderboard dict: settings, then entries ordered by mean rank (references last),
-    then the names in the uploads folders that were skipped and why."""
+                      skipped: Sequence[dict] = (), rank_by: str | None = None, best_per_team: bool = False,
+                      parts: dict | None = None, public_share: float | None = None, final: bool = False) -> dict:
+    """The leaderboard dict (schema_version 2): settings, the ranking scheme, then entries ordered
+    by overall rank (references last) with their rank fields (docs/results.md), the names in the
+    uploads folders that were skipped and why; with ``parts`` also ``boards.public``/``.private``."""
+    from lssbench.ranking import rank_board_entries
+
     entries = list(entries)
-    assign_ranks(entries)
-    return {
+    if rank_by is not None and rank_by not in RANKING:
+        raise UsageError(f"cannot rank by {rank_by!r}: the tasks are {', '.join(RANKING)}")
+    found = rank_board_entries([{"name": e.name, "kind": e.kind, "status": e.status, "meta": e.meta,
+                                 "results": e.results} for e in entries],
+                               rank_by=rank_by, team_best=best_per_team, parts=list(parts or ()))
+    for entry, figures in zip(entries, found["entries"]):
+        entry.ranks = figures["ranks"]
+        entry.figures = {k: v for k, v in figures.items() if k != "ranks"}
+    order = sorted(entries, key=lambda e: _order_key(e.kind, e.status, e.figures["overall_rank"], e.name))
+    board = {
         "schema_version": LEADERBOARD_SCHEMA_VERSION,
         "lssbench_version": __version__,
         "metrics_version": METRICS_VERSION,
         "split": ground_truth.split,
         "gt_fingerprint": ground_truth.fingerprint,
-        "ranking": {task: headline.key for task, headline in RANKING.items()},
+        "ranking": _ranking_scheme(rank_by, best_per_team),
         "tasks": list(TASKS),
-        "bootstrap": {"resamples": n_bootstrap, "seed": seed, "unit": "patient"},
-        "entries": [entry.as_dict() for entry in sorted(entries, key=_order_key)],
+        "bootstrap": bootstrap_settings(n_bootstrap, seed),
+        "stability": found["stability"],
+        "entries": [entry.as_dict() for entry in order],
         "skipped": list(skipped),
+        "public_share": public_share if parts else None,
+        "shown": ("private" if final else "public") if parts else "all",
     }
+    if parts:
+        board["boards"] = {part: _part_board(entries, part, patients, found["parts"][part])
+                           for part, patients in parts.items()}
+    return board
 
 
 def leaderboard(submissions: Iterable[str | os.PathLike] | Uploads, ground_truth, *, baseline=None,
                 n_bootstrap: int = DEFAULT_RESAMPLES, seed: int = 0, workers: int | None = None,
-                on_done: Callable[[Entry], None] | None = None) -> dict:
-    """Score every upload (and the reference rows) and build the board."""
-    evaluator = Evaluator(ground_truth)
+                on_done: Callable[[Entry], None] | None = None, cache=None, rank_by: str | None = None,
+                best_per_team: bool = False, public_share: float | None = None, final: bool = False) -> dict:
+    """Score every upload (and the reference rows) and build the board.
+
+    ``cache``: a results-cache folder or :class:`~lssbench.cache.ResultsCache`; uploads it
+    holds (same bytes, ground truth, metrics version and settings) are not rescored.
+    ``public_share``: split the patients into public and private boards (``final`` shows the
+    private one). ``rank_by``/``best_per_team``: see docs/results.md, "How the board ranks".
+    """
+    from lssbench.cache import ResultsCache
+
+    if final and public_share is None:
+        raise UsageError("--final shows the private board: give --public-share too")
+    if rank_by is not None and rank_by not in RANKING:
+        raise UsageError(f"cannot rank by {rank_by!r}: the tasks are {', '.join(RANKING)}")
+    parts = board_parts(ground_truth, public_share)
+    evaluator = Evaluator(ground_truth, keep_resamples=True, parts=parts)
+    if cache is not None and not isinstance(cache, ResultsCache):
+        cache = ResultsCache(cache)
+    settings = board_settings(n_bootstrap, seed, public_share)
     uploads = submissions if isinstance(submissions, Uploads) else collect_uploads(submissions)
     jobs = list(uploads.uploads)
     if baseline is not None:
         jobs.append(Upload(Path(baseline), BASELINE_REFERENCE, kind="reference"))
-    entries = score_many(jobs, evaluator, n_bootstrap=n_bootstrap, seed=seed, workers=workers, on_done=on_done)
-    entries += reference_entries(evaluator, n_bootstrap=n_bootstrap, seed=seed)
-    return build_leaderboard(entries, ground_truth, n_bootstrap=n_bootstrap, seed=seed, skipped=uploads.skipped)
+
+    def score(batch: Sequence[Upload], report=on_done) -> list[Entry]:
+        return score_cached(batch, evaluator, cache=cache, n_bootstrap=n_bootstrap, seed=seed, settings=settings,
+                            workers=workers, on_done=report)
+
+    entries = score(jobs)
+    entries += reference_entries(evaluator, n_bootstrap=n_bootstrap, seed=seed,
+                                 score=lambda upload: score([upload], None)[0])
+    return build_leaderboard(entries, ground_truth, n_bootstrap=n_bootstrap, seed=seed, skipped=uploads.skipped,
+                             rank_by=rank_by, best_per_team=best_per_team, parts=parts,
+                             public_share=public_share, final=final)
 
 
 def failed_entries(board: dict) -> dict[str, list[str]]:

@@ -8,14 +8,14 @@ are documented in docs/results.md and stable across releases.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from lssbench import __version__
 from lssbench.domain import TASKS
 from lssbench.metrics import METRICS_VERSION
-from lssbench.metrics.bootstrap import bootstrap_cis
+from lssbench.metrics.bootstrap import bootstrap_values, percentile_ci, subset_counts, values_on_counts
 from lssbench.metrics.detection import match_detections
 from lssbench.metrics.grading import align_grades, evaluate_aligned_grades, weighted_kappa
 from lssbench.metrics.segmentation import case_metrics, headline_arrays, headline_from_weights, summarize_cases
@@ -58,7 +58,9 @@ Statistic = Callable[[np.ndarray], "float | None"]
 class Evaluator:
     """Scores submissions against one labelled ground truth (a test or val bundle)."""
 
-    def __init__(self, ground_truth):
+    def __init__(self, ground_truth, *, keep_resamples: bool = False,
+                 parts: Mapping[str, Sequence[str]] | None = None):
+        """``keep_resamples`` and ``parts``: the defaults of :meth:`evaluate` (a board sets them once)."""
         if not ground_truth.has_labels:
             raise UsageError(
                 f"the {ground_truth.split} ground truth has no labels (a public.json?): "
@@ -67,9 +69,26 @@ class Evaluator:
         self.ground_truth = ground_truth
         self.patients: list[str] = list(ground_truth.patients)
         self._patient_index = {pid: i for i, pid in enumerate(self.patients)}
+        self.keep_resamples = keep_resamples
+        self.parts = dict(parts) if parts else None
 
-    def evaluate(self, submission, *, n_bootstrap: int = DEFAULT_RESAMPLES, seed: int = 0) -> dict:
-        """Results dict for every task present in ``submission`` (a validated Submission)."""
+    def evaluate(self, submission, *, n_bootstrap: int = DEFAULT_RESAMPLES, seed: int = 0,
+                 keep_resamples: bool | None = None, parts: Mapping[str, Sequence[str]] | None = None) -> dict:
+        """Results dict for every task present in ``submission`` (a validated Submission).
+
+        ``keep_resamples`` (default: the evaluator's) adds ``results["resamples"]``: each
+        headline's value on every bootstrap resample (``None`` where undefined), in order.
+        The draws depend on ``seed``, ``n_bootstrap`` and the ground truth's patients only,
+        so two submissions scored with the same settings are paired resample by resample.
+
+        ``parts`` (default: the evaluator's; ``{name: patient IDs}``, e.g. the public and
+        private patients of a board) adds ``results["parts"][name]``: the headlines on those
+        patients alone (a re-weighting: weight 1 on the part's patients, 0 elsewhere), their
+        CIs from resamples drawn within the part (:func:`subset_counts`, same seed), and
+        with ``keep_resamples`` their per-resample values.
+        """
+        keep_resamples = self.keep_resamples if keep_resamples is None else keep_resamples
+        parts = self.parts if parts is None else parts
         results: dict = self._header(submission)
         statistics: dict[str, Statistic] = {}
         warnings: list[str] = list(getattr(submission, "warnings", []))
@@ -80,13 +99,37 @@ class Evaluator:
                 statistics.update({f"{task}.{key}": fn for key, fn in task_statistics.items()})
                 warnings.extend(task_warnings)
         if n_bootstrap > 0 and statistics:
-            cis = bootstrap_cis(statistics, len(self.patients), n_resamples=n_bootstrap,
-                                seed=seed, confidence=CONFIDENCE)
-            results["ci95"] = {name: (list(ci) if ci is not None else None) for name, ci in cis.items()}
-            results["bootstrap"] = {"resamples": n_bootstrap, "seed": seed, "unit": "patient",
-                                    "confidence": CONFIDENCE, "method": "percentile"}
+            values = bootstrap_values(statistics, len(self.patients), n_resamples=n_bootstrap, seed=seed)
+            results["ci95"] = _cis(values)
+            results["bootstrap"] = bootstrap_settings(n_bootstrap, seed)
+            if keep_resamples:
+                results["resamples"] = _lists(values)
+        if parts:
+            results["parts"] = {name: self._part(statistics, patients, n_bootstrap, seed, keep_resamples)
+                                for name, patients in parts.items()}
         results["warnings"] = warnings
         return results
+
+    def _part(self, statistics: Mapping[str, Statistic], patients: Sequence[str], n_bootstrap: int,
+              seed: int, keep_resamples: bool) -> dict:
+        unknown = sorted(set(patients) - set(self._patient_index))
+        if unknown:
+            raise UsageError(f"patient {unknown[0]} of a board part is not in the {self.ground_truth.split} "
+                             "ground truth")
+        if not patients:
+            raise UsageError("a board part needs at least one patient")
+        members = np.array(sorted(self._patient_index[pid] for pid in set(patients)), dtype=np.int64)
+        weights = np.zeros(len(self.patients), dtype=np.int64)
+        weights[members] = 1
+        part: dict = {"patients": int(members.size),
+                      "headlines": {name: _float_or_none(_finite_or_none(fn(weights)))
+                                    for name, fn in statistics.items()}}
+        if n_bootstrap > 0 and statistics:
+            values = values_on_counts(statistics, subset_counts(len(self.patients), members, n_bootstrap, seed))
+            part["ci95"] = _cis(values)
+            if keep_resamples:
+                part["resamples"] = _lists(values)
+        return part
 
     def _header(self, submission) -> dict:
         return {
@@ -158,6 +201,26 @@ class Evaluator:
         return summary, statistics, []
 
 
+def bootstrap_settings(n_bootstrap: int, seed: int) -> dict:
+    """The settings that make two results' resamples the same draws (compared before pairing)."""
+    return {"resamples": n_bootstrap, "seed": seed, "unit": "patient", "confidence": CONFIDENCE,
+            "method": "percentile"}
+
+
+def _cis(values: Mapping[str, np.ndarray]) -> dict:
+    cis = {name: percentile_ci(v, CONFIDENCE) for name, v in values.items()}
+    return {name: (list(ci) if ci is not None else None) for name, ci in cis.items()}
+
+
+def _lists(values: Mapping[str, np.ndarray]) -> dict:
+    """Per-resample values as JSON lists, NaN (undefined) as ``None``."""
+    return {name: [None if np.isnan(x) else float(x) for x in v] for name, v in values.items()}
+
+
+def _finite_or_none(value):
+    return None if value is None or not np.isfinite(value) else value
+
+
 def _float_or_none(value):
     return None if value is None else float(value)
 
@@ -176,7 +239,7 @@ def _once_per_resample(compute: Callable[[np.ndarray], object]) -> Callable[[np.
 
 
 def evaluate(submission_path, gt=None, *, split: str | None = None,
-             n_bootstrap: int = DEFAULT_RESAMPLES, seed: int = 0) -> dict:
+             n_bootstrap: int = DEFAULT_RESAMPLES, seed: int = 0, keep_resamples: bool = False) -> dict:
     """One call: resolve the ground truth, validate the submission, score it.
 
     Raises :class:`~lssbench.problems.SubmissionError` listing every problem when the
@@ -187,4 +250,5 @@ def evaluate(submission_path, gt=None, *, split: str | None = None,
 
     ground_truth = resolve_ground_truth(gt, split).ground_truth
     submission = load_submission(submission_path, ground_truth)
-    return Evaluator(ground_truth).evaluate(submission, n_bootstrap=n_bootstrap, seed=seed)
+    return Evaluator(ground_truth).evaluate(submission, n_bootstrap=n_bootstrap, seed=seed,
+                                            keep_resamples=keep_resamples)

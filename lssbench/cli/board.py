@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from lssbench import __version__
+from lssbench.domain import TASKS
 from lssbench.cli.common import (BOOTSTRAP_OPTION, BUG_NOTE, EXIT_INTERNAL, GT_OPTION, MACHINE_FAILED, SEED_OPTION,
                                  SPLIT_OPTION, check_outputs, echo, handle_errors, main, patients_option, progress)
 from lssbench.problems import UsageError
@@ -28,20 +29,37 @@ from lssbench.problems import UsageError
 @BOOTSTRAP_OPTION
 @SEED_OPTION
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Results cache folder: uploads scored before (same bytes, ground truth, metrics version and "
+                   "settings) are not rescored. Safe to share between processes.")
+@click.option("--rank-by", type=click.Choice(list(TASKS)), default=None,
+              help="Rank overall by one task alone (default: the mean of the per-task ranks).")
+@click.option("--best-per-team", is_flag=True,
+              help="Rank only each team's best entry (team from meta.json, else the upload name).")
+@click.option("--public-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="Split the test patients into a public board (this share, by a hash of the patient ID) "
+                   "and a private one; the tables show the public board.")
+@click.option("--final", is_flag=True, help="With --public-share: the tables show the private (final) board.")
 @handle_errors
-def leaderboard_command(submissions, gt, split, out, markdown, latex, html, baseline, n_bootstrap, seed, jobs):
+def leaderboard_command(submissions, gt, split, out, markdown, latex, html, baseline, n_bootstrap, seed, jobs,
+                        cache_dir, rank_by, best_per_team, public_share, final):
     """Score SUBMISSIONS (folders, zips, or a folder of them) into a ranked leaderboard.
 
     Every upload appears: an invalid one is listed with its reason, one whose scoring failed
     on the scoring machine is listed as not judged (status "error"); neither stops the others.
     Hidden names and stray files in a folder of uploads are skipped with a warning.
-    Output paths are checked before any work; each output is written even if another fails.
+    Output paths are checked before any work; each output is written even if another fails,
+    and the set (JSON, Markdown, LaTeX, HTML) is written under one lock, so two builders of
+    one board never mix their files. Ranks: docs/results.md, "How the board ranks".
     Exit code 0 when every output was written and every entry judged, 3 otherwise.
     """
+    from lssbench.cache import ResultsCache, board_lock
     from lssbench.leaderboard import board_outputs, collect_uploads, leaderboard, write_outputs
     from lssbench.sources import resolve_ground_truth
 
     check_outputs(out=out, markdown=markdown, latex=latex, html=html)
+    if final and public_share is None:
+        raise UsageError("--final shows the private board: give --public-share too")
     missing = [str(p) for p in submissions if not os.path.lexists(p)]
     if missing:
         raise UsageError(f"not found: {', '.join(missing)}")
@@ -52,9 +70,17 @@ def leaderboard_command(submissions, gt, split, out, markdown, latex, html, base
     uploads = collect_uploads(submissions)
     for skipped in uploads.skipped:
         echo(f"warning: skipped {skipped['name']}: {skipped['reason']}", err=True)
+    cache = ResultsCache(cache_dir) if cache_dir else None
     board = leaderboard(uploads, source.ground_truth, baseline=baseline, n_bootstrap=n_bootstrap, seed=seed,
-                        workers=jobs, on_done=_item_counter(shown, len(uploads.uploads) + (baseline is not None)))
-    written = write_outputs(board, board_outputs(out, markdown, latex, html))
+                        workers=jobs, on_done=_item_counter(shown, len(uploads.uploads) + (baseline is not None)),
+                        cache=cache, rank_by=rank_by, best_per_team=best_per_team, public_share=public_share,
+                        final=final)
+    if cache is not None:
+        echo(f"results cache {cache_dir}: {cache.hits} reused, {cache.misses} scored", err=True)
+        for failure in cache.failures:
+            echo(f"warning: the results cache could not keep {failure}", err=True)
+    with board_lock(out):
+        written = write_outputs(board, board_outputs(out, markdown, latex, html))
     exit_on(show_board(board, written))
 
 

@@ -84,8 +84,10 @@ def validate(preds, gt, split):
 @click.option("--per-case", "per_case", type=click.Path(path_type=Path), default=None,
               help="Also write a CSV with one row per segmentation case and class and per graded foramen.")
 @click.option("--quiet", is_flag=True, help="Print only where the results went.")
+@click.option("--keep-resamples", is_flag=True,
+              help="Keep each headline's value on every bootstrap resample in the JSON (for `lssbench compare`).")
 @handle_errors
-def evaluate(preds, gt, split, out, n_bootstrap, seed, report_dir, per_case, quiet):
+def evaluate(preds, gt, split, out, n_bootstrap, seed, report_dir, per_case, quiet, keep_resamples):
     """Validate and score submission PREDS and print a summary; with --out, also write the results JSON
     (--report: the HTML report; --per-case: a CSV of every case and graded foramen)."""
     from lssbench.jsonio import write_json_atomic
@@ -104,7 +106,8 @@ def evaluate(preds, gt, split, out, n_bootstrap, seed, report_dir, per_case, qui
     echo(f"ground truth: {source.description}", err=quiet)
     submission = load_submission(preds, source.ground_truth)
     with shown.step("scoring"):
-        results = Evaluator(source.ground_truth).evaluate(submission, n_bootstrap=n_bootstrap, seed=seed)
+        results = Evaluator(source.ground_truth).evaluate(submission, n_bootstrap=n_bootstrap, seed=seed,
+                                                          keep_resamples=keep_resamples)
     if out:
         write_json_atomic(out, results)
     if not quiet:  # warnings and the tasks first: a skipped task is never news after the tables

@@ -53,6 +53,23 @@ def bootstrap_counts(n_units: int, n_resamples: int = DEFAULT_RESAMPLES, seed: i
     return counts.reshape(n_resamples, n_units).astype(np.int64)
 
 
+def subset_counts(n_units: int, members, n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> np.ndarray:
+    """Multiplicities over all ``n_units`` units of resamples drawn from ``members`` only.
+
+    ``members`` are unit positions (a subset, e.g. the public patients); each resample draws
+    ``len(members)`` of them with replacement (:func:`bootstrap_counts` over the subset, same
+    seed), and every unit outside the subset gets 0. With every unit a member this equals
+    :func:`bootstrap_counts`. Returns int64 ``(n_resamples, n_units)``.
+    """
+    members = np.asarray(members, dtype=np.int64)
+    if members.size and (members.min() < 0 or members.max() >= n_units or np.unique(members).size != members.size):
+        raise ValueError("members must be distinct unit positions below n_units")
+    sub = bootstrap_counts(members.size, n_resamples, seed)
+    counts = np.zeros((sub.shape[0], int(n_units)), dtype=np.int64)
+    counts[:, members] = sub
+    return counts
+
+
 def _value(result) -> float:
     if result is None:
         return math.nan
@@ -72,7 +89,13 @@ def bootstrap_values(
     ``None``/NaN/inf results are stored as NaN (``np.isnan(values).sum()`` counts the
     skipped resamples). All statistics see the same resamples.
     """
-    counts = bootstrap_counts(n_units, n_resamples, seed)
+    return values_on_counts(statistics, bootstrap_counts(n_units, n_resamples, seed))
+
+
+def values_on_counts(statistics: Mapping[str, Statistic], counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Each statistic on each row of a multiplicity matrix ``counts`` (``(B, n_units)``), NaN when
+    undefined: the engine of :func:`bootstrap_values`, for resamples drawn otherwise
+    (:func:`subset_counts`)."""
     values = {name: np.empty(counts.shape[0], dtype=np.float64) for name in statistics}
     for b, weights in enumerate(counts):
         for name, statistic in statistics.items():

@@ -1,9 +1,12 @@
 """Leaderboard tables: console, Markdown, LaTeX (booktabs) and HTML, one row per method.
 
-Each headline is shown as ``mean [95% CI]`` (just the mean with ``--bootstrap 0``); the
-best value of each column (by that metric's direction) is bold. Invalid and not-judged
-entries are listed under the table. Names, meta.json text and problem messages come from
-untrusted submissions: every dialect escapes them with its function in
+Rows follow the board shown (all patients, or the public / private board: see
+:mod:`lssbench.report.ranks`) and start with the overall rank (``=2`` when shared). Each
+headline is shown as ``mean [95% CI]`` (just the mean with ``--bootstrap 0``); the best
+value of each column (by that metric's direction) is bold; each task's rank column reads
+``=2 (1-3)†``: the rank, its 95 % bootstrap interval, and a dagger when the entry is
+statistically tied with the first. Invalid and not-judged entries are listed under the
+table. Names, meta.json text and problem messages come from untrusted submissions: every dialect escapes them with its function in
 :mod:`lssbench.report.tables`, which starts from :func:`lssbench.report.text.clean_text`.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from lssbench.report.ranks import TIED_MARK, legend, rank_text, stability_text, task_rank_text, view_rows
 from lssbench.report.tables import (console_escape, console_table, fmt_ci, html_escape, html_table, latex_escape,
                                     latex_table, markdown_escape, markdown_table)
 from lssbench.scoring import HEADLINES
@@ -23,44 +27,51 @@ class Dialect:
 
     escape: Callable[[str], str]
     bold: Callable[[str], str]
+    tied: str = TIED_MARK  # how the tied-with-first mark is written
 
 
 CONSOLE = Dialect(escape=console_escape, bold=lambda text: text + " *")
 MARKDOWN = Dialect(escape=markdown_escape, bold=lambda text: f"**{text}**")
-LATEX = Dialect(escape=latex_escape, bold=lambda text: rf"\textbf{{{text}}}")
-HTML = Dialect(escape=html_escape, bold=lambda text: f"<strong>{text}</strong>")
+LATEX = Dialect(escape=latex_escape, bold=lambda text: rf"\textbf{{{text}}}", tied=r"$^\dagger$")
+HTML = Dialect(escape=html_escape, bold=lambda text: f"<strong>{text}</strong>", tied="&dagger;")
 
 
-def _headline_value(entry: dict, headline):
-    results = entry.get("results") or {}
-    return results.get(headline.task, {}).get(headline.key)
-
-
-def _best(entries: list[dict], headline):
-    values = [v for v in (_headline_value(e, headline) for e in entries) if v is not None]
+def _best(values: list, headline):
+    values = [v for v in values if v is not None]
     if not values:
         return None
     return max(values) if headline.higher_is_better else min(values)
 
 
-def _method(entry: dict) -> str:
+def _method(entry: dict, figures: dict) -> str:
     meta = entry.get("meta") or {}
     team = meta.get("team")
-    return f"{entry['name']} ({team})" if team else entry["name"]
+    text = f"{entry['name']} ({team})" if team else entry["name"]
+    if figures.get("superseded_by"):
+        text += f" [superseded by {figures['superseded_by']}]"
+    if entry.get("duplicate_of"):
+        text += f" [duplicate of {entry['duplicate_of']}]"
+    return text
 
 
 def _cells(board: dict, dialect: Dialect) -> tuple[list[str], list[list[str]]]:
-    valid = [e for e in board["entries"] if e["status"] == "ok"]
-    headers = [dialect.escape(h) for h in ["#", "method"] + [h.label for h in HEADLINES]]
+    rows_shown = [r for r in view_rows(board) if r.entry["status"] == "ok"]
+    tasks = list((board.get("ranking") or {}).get("headlines") or {})
+    headers = [dialect.escape(h) for h in ["rank", "method"] + [h.label for h in HEADLINES]
+               + [f"{task} rank" for task in tasks]]
+    overall = [r.figures.get("overall_rank") for r in rows_shown]
+    best = {h.name: _best([r.values.get(h.name) for r in rows_shown], h) for h in HEADLINES}
     rows = []
-    for position, entry in enumerate(valid, start=1):  # the board's order: mean rank, references last
-        row = [str(position) if entry["kind"] == "submission" else "", dialect.escape(_method(entry))]
+    for row in rows_shown:  # the board's order: overall rank, references last
+        cells = [rank_text(row.figures.get("overall_rank"), overall), dialect.escape(_method(row.entry, row.figures))]
         for headline in HEADLINES:
-            value = _headline_value(entry, headline)
-            ci = ((entry["results"] or {}).get("ci95") or {}).get(headline.name)
-            text = fmt_ci(value, ci)
-            row.append(dialect.bold(text) if value is not None and value == _best(valid, headline) else text)
-        rows.append(row)
+            value = row.values.get(headline.name)
+            text = fmt_ci(value, row.ci95.get(headline.name))
+            cells.append(dialect.bold(text) if value is not None and value == best[headline.name] else text)
+        for task in tasks:
+            column = [r.figures.get("ranks", {}).get(task) for r in rows_shown]
+            cells.append(task_rank_text(row.figures, task, column).replace(TIED_MARK, dialect.tied))
+        rows.append(cells)
     return headers, rows
 
 
@@ -81,9 +92,19 @@ def _caption(board: dict) -> str:
     resamples = board["bootstrap"]["resamples"]
     spread = (f"mean [95% bootstrap CI over patients, {resamples} resamples]" if resamples
               else "mean over patients (no bootstrap: --bootstrap 0)")
-    return (f"lssbench {board['lssbench_version']}, {board['split']} split, "
+    ranking = board.get("ranking") or {}
+    headlines = ranking.get("headlines") or {}
+    text = (f"lssbench {board['lssbench_version']}, {board['split']} split, "
             f"ground truth {board['gt_fingerprint'][:19]}; {spread}; rank per task by "
-            + ", ".join(f"{task} {key}" for task, key in board["ranking"].items()))
+            + ", ".join(f"{task} {key}" for task, key in headlines.items()))
+    if ranking.get("rank_by"):
+        text += f"; overall rank by {ranking['rank_by']} alone"
+    if ranking.get("best_per_team"):
+        text += "; only each team's best entry is ranked"
+    if "shown" in board:
+        text += ". " + legend(board)
+    stability = stability_text(board)
+    return text + (" " + stability[0].upper() + stability[1:] + "." if stability else "")
 
 
 def board_markdown(board: dict) -> str:
@@ -97,7 +118,8 @@ def board_markdown(board: dict) -> str:
 
 def board_latex(board: dict) -> str:
     headers, rows = _cells(board, LATEX)
-    return latex_table(headers, rows, caption=latex_escape(_caption(board)), text_columns=2)
+    caption = latex_escape(_caption(board)).replace(TIED_MARK, LATEX.tied)
+    return latex_table(headers, rows, caption=caption, text_columns=2)
 
 
 def board_html(board: dict) -> str:
