@@ -61,8 +61,8 @@ def test_schema_2_rank_fields_are_shown_when_present():
     stability = {"detection": {"kendall_tau": 0.8, "kendall_tau_ci95": [0.333, 1.0]}}
     page = render_board_page(board(entries, schema_version=2, stability=stability))
     rows = task_rows(page, "detection")
-    assert rows[0] == "1 ≈ a 0.800 [0.700, 0.900] 0.400 1–2 0.75"
-    assert rows[1] == "2 ≈ b 0.700 [0.600, 0.800] 0.350 1–2 0.25"
+    assert rows[0] == "1 a 0.800 [0.700, 0.900] 0.400 1–2 0.75"  # the first is not marked tied with itself
+    assert rows[1] == "2 † b 0.700 [0.600, 0.800] 0.350 1–2 0.25"
     assert rows[2] == "3 c 0.100 [0.000, 0.200] 0.050 3–3 0.00"
     assert "Kendall's tau 0.800 [0.333, 1.000]" in Dom(page).all_text()
     assert "P(first)" not in page[page.index('<section id="task-grading">'):]  # only where the board has it
@@ -115,3 +115,24 @@ def test_a_board_without_bootstrap_or_tasks_still_renders():
                               "bootstrap": {"resamples": 0}, "ranking": {"detection": "AP50"}, "entries": [lean]})
     assert 'id="task-detection"' in page and 'id="task-grading"' not in page
     assert "none (no bootstrap)" in page
+
+
+def test_a_public_board_shows_the_public_numbers_only():
+    entries = [entry("a", RANKS, 0.8, overall_rank=1), entry("b", {"detection": 2, "grading": 2, "segmentation": 2},
+                                                              0.6, overall_rank=2)]
+    public = [{"name": "b", "kind": "submission", "status": "ok", "overall_rank": 1,
+               "ranks": {"detection": 1, "grading": 1, "segmentation": 1},
+               "headlines": {"detection.AP50": 0.123, "grading.qwk": 0.5, "segmentation.mean_dice": 0.5},
+               "ci95": {"detection.AP50": [0.1, 0.2]}},
+              {"name": "a", "kind": "submission", "status": "ok", "overall_rank": 2,
+               "ranks": {"detection": 2, "grading": 2, "segmentation": 2},
+               "headlines": {"detection.AP50": 0.111, "grading.qwk": 0.4, "segmentation.mean_dice": 0.4},
+               "ci95": {}}]
+    boards = {"public": {"entries": public, "patients": ["P1", "P2"], "stability": {}},
+              "private": {"entries": [], "patients": ["P3"], "stability": {}}}
+    page = render_board_page(board(entries, shown="public", boards=boards))
+    rows = task_rows(page, "detection")
+    assert rows[0].startswith("1 b 0.123 [0.100, 0.200]") and rows[1].startswith("2 a 0.111")
+    assert "0.800" not in page and "0.600" not in page  # the all-patient (private-including) scores stay hidden
+    assert 'data-figure="ap50-heatmap"' not in page and "shown on the final board only" in page
+    assert "public board (2 test patients; the private ranking is not shown)" in Dom(page).all_text()

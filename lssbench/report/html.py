@@ -34,11 +34,12 @@ def safe_url(value) -> str | None:
 
 
 def build_date() -> str:
-    """UTC date and time of the build; ``$SOURCE_DATE_EPOCH`` fixes it for reproducible pages."""
+    """UTC date of the build (a day: pages built twice the same day are identical);
+    ``$SOURCE_DATE_EPOCH`` fixes it for reproducible pages."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     when = (_dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch and epoch.isdigit()
             else _dt.datetime.now(_dt.timezone.utc))
-    return when.strftime("%Y-%m-%d %H:%M UTC")
+    return when.strftime("%Y-%m-%d")
 
 
 @functools.lru_cache(maxsize=1)
