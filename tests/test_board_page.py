@@ -63,7 +63,7 @@ def test_schema_2_rank_fields_are_shown_when_present():
     rows = task_rows(page, "detection")
     assert rows[0] == "1 a 0.800 [0.700, 0.900] 0.400 1–2 0.75"  # the first is not marked tied with itself
     assert rows[1] == "2 † b 0.700 [0.600, 0.800] 0.350 1–2 0.25"
-    assert rows[2] == "3 c 0.100 [0.000, 0.200] 0.050 3–3 0.00"
+    assert rows[2] == "3 c 0.100 [0.000, 0.200] 0.050 3 0.00"
     assert "Kendall's tau 0.800 [0.333, 1.000]" in Dom(page).all_text()
     assert "P(first)" not in page[page.index('<section id="task-grading">'):]  # only where the board has it
     overview = page[page.index('<section id="overview">'):page.index('<section id="task-detection">')]
