@@ -172,6 +172,10 @@ def run_demo(out: str | os.PathLike = DEFAULT_DEMO_DIR, *, n_patients: int | Non
 
     progress = progress or QUIET
     out = Path(out)
+    from lssbench.report.submission import check_report_target
+
+    for name in SAMPLE_NAMES:  # before any work: never replace a folder that is not a report
+        check_report_target(out / "reports" / name)
     wanted = n_patients or DEFAULT_PATIENTS
     data, gt_dir = out / "data", out / "gt"
     notes = []
@@ -197,10 +201,19 @@ def run_demo(out: str | os.PathLike = DEFAULT_DEMO_DIR, *, n_patients: int | Non
     ground_truth = load_ground_truth(gt_dir)
     with progress.step("writing the sample submissions"):
         submissions = write_sample_submissions(ground_truth, out / "submissions", seed=seed)
+    scored = {}
+
+    def remember(entry):  # the full results (with per-case rows) feed the reports
+        scored[entry.name] = entry.results
+        if on_done:
+            on_done(entry)
+
     board = leaderboard(list(submissions.values()), ground_truth, n_bootstrap=n_bootstrap, seed=seed,
-                        workers=workers, on_done=on_done)
+                        workers=workers, on_done=remember)
     paths = demo_outputs(out)
     written = write_outputs(board, board_outputs(**paths))
+    with progress.step("writing a report of each sample submission"):
+        written += write_sample_reports(ground_truth, submissions, scored, out / "reports")
     return DemoOutputs(data, gt_dir, submissions, paths["json_path"], board, written, notes)
 
 
@@ -211,3 +224,22 @@ def footprint_text(out: str | os.PathLike) -> str:
     files, size = folder_size(out)
     return (f"the demo folder {out} takes {format_size(size)} ({count_files(files)}); "
             f"remove it with: rm -rf {shlex.quote(str(out))}")
+
+
+def write_sample_reports(ground_truth, submissions: dict, scored: dict, out: Path) -> list:
+    """The HTML report of each scored sample in ``out/<name>/``; one OutputResult each."""
+    from lssbench.leaderboard import Output, OutputResult
+    from lssbench.report.submission import submission_report
+    from lssbench.submission import load_submission
+
+    written = []
+    for name, path in submissions.items():
+        output = Output(f"report '{name}'", out / name / "index.html", lambda board: "")
+        if scored.get(name) is None:
+            continue
+        try:
+            submission_report(out / name, scored[name], ground_truth, load_submission(path, ground_truth), name=name)
+            written.append(OutputResult(output))
+        except Exception as error:  # noqa: BLE001 - reported with the other outputs, the next one goes on
+            written.append(OutputResult(output, error))
+    return written

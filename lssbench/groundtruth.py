@@ -28,7 +28,7 @@ from lssbench.domain import (CATEGORIES, GRADE_COLUMNS, GRADE_NAMES, GRADE_RULE,
                              GRADES_FILE, LEVELS, NUM_SEGMENTATION_CLASSES, SEGMENTATION_DIR, SIDES, SPLITS,
                              category_id, foramen_grade, split_category, split_image_id)
 from lssbench.formats import grades_csv, mask_png
-from lssbench.jsonio import dumps, fingerprint, sha256_bytes, write_bytes_atomic, write_text_atomic
+from lssbench.jsonio import dumps, fingerprint, replace_folder, sha256_bytes, write_bytes_atomic, write_text_atomic
 from lssbench.problems import DataError, Problem, UsageError
 from lssbench.splits import resolve_split_definition, split_patients
 
@@ -113,7 +113,7 @@ def prepare_ground_truth(dataset: Dataset, split: str, out: str | os.PathLike, *
     try:
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a bundle is meant to be shared
         _write_bundle(tmp, dataset, slices, cases, split, definition.name)
-        _replace_folder(tmp, out)
+        replace_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -132,14 +132,6 @@ def _check_target(out: Path) -> None:
         raise UsageError(f"refusing to overwrite {out}: it exists and is not a ground-truth bundle")
 
 
-def _replace_folder(tmp: Path, out: Path) -> None:
-    if not out.exists():
-        os.replace(tmp, out)
-        return
-    old = tmp.with_name(tmp.name + ".old")
-    os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old)
 
 
 def _select(dataset: Dataset, split: str, definition):

@@ -188,6 +188,21 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, digits: int = FLOAT_DIG
     return write_text_atomic(path, dumps(obj, digits))
 
 
+def replace_folder(tmp: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Rename the finished folder ``tmp`` to ``out``, replacing an existing ``out`` (same parent)."""
+    import shutil
+
+    tmp, out = Path(tmp), Path(out)
+    if not out.exists():
+        os.replace(tmp, out)
+        return out
+    old = tmp.with_name(tmp.name + ".old")
+    os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old)
+    return out
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

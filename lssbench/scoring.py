@@ -139,6 +139,7 @@ class Evaluator:
             "split": self.ground_truth.split,
             "gt_fingerprint": self.ground_truth.fingerprint,
             "submission_fingerprint": submission.fingerprint,
+            "meta": dict(getattr(submission, "meta", None) or {}),  # team, method, ...: names the run in tables
             "tasks": [task for task in TASKS if task in submission.tasks],
         }
 

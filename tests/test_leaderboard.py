@@ -52,7 +52,8 @@ def test_untrusted_names_are_escaped_in_every_table(ground_truth):
                           "meta": {}, "results": None, "problems": ["grades.csv: <oops>"]}]}
     html = board_html(board)
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co_1" in html
-    assert "bad&lt;b&gt;: invalid" in html and "<strong>0.500</strong>" in html
+    assert '<span class="name">bad&lt;b&gt;</span> <span class="muted">invalid</span>' in html
+    assert "<li>grades.csv: &lt;oops&gt;</li>" in html and "<strong>0.500</strong>" in html
     markdown = board_markdown(board)
     assert r"x\|y (&lt;script&gt;alert(1)&lt;/script&gt; &amp; co\_1)" in markdown
     assert r"x|y (<script>alert(1)</script> \& co\_1)" in board_latex(board)

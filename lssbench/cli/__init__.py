@@ -8,6 +8,7 @@ No command prints a Python traceback unless ``LSSBENCH_DEBUG=1``.
 
 from lssbench.cli.common import main
 from lssbench.cli import board, data, submissions  # noqa: F401,E402  (they register the commands)
+from lssbench.cli import report  # noqa: F401,E402
 from lssbench.cli import compare  # noqa: F401,E402
 from lssbench.cli import interop  # noqa: F401,E402
 from lssbench.cli import platforms  # noqa: F401,E402

@@ -79,20 +79,28 @@ def validate(preds, gt, split):
                    "is written.")
 @BOOTSTRAP_OPTION
 @SEED_OPTION
+@click.option("--report", "report_dir", type=click.Path(path_type=Path), default=None,
+              help="Also write the HTML report of the submission to this folder (index.html, figures/).")
+@click.option("--per-case", "per_case", type=click.Path(path_type=Path), default=None,
+              help="Also write a CSV with one row per segmentation case and class and per graded foramen.")
 @click.option("--quiet", is_flag=True, help="Print only where the results went.")
 @click.option("--keep-resamples", is_flag=True,
               help="Keep each headline's value on every bootstrap resample in the JSON (for `lssbench compare`).")
 @handle_errors
-def evaluate(preds, gt, split, out, n_bootstrap, seed, quiet, keep_resamples):
-    """Validate and score submission PREDS and print a summary; with --out, also write the results JSON."""
+def evaluate(preds, gt, split, out, n_bootstrap, seed, report_dir, per_case, quiet, keep_resamples):
+    """Validate and score submission PREDS and print a summary; with --out, also write the results JSON
+    (--report: the HTML report; --per-case: a CSV of every case and graded foramen)."""
     from lssbench.jsonio import write_json_atomic
     from lssbench.report import format_results, tasks_line
     from lssbench.scoring import Evaluator
     from lssbench.sources import resolve_ground_truth
     from lssbench.submission import load_submission
 
+    from lssbench.cli.report import check_report_dir, submission_name, write_extras
+
     require_exists(preds)
-    check_outputs(out=out)
+    check_outputs(out=out, per_case=per_case)
+    check_report_dir(report_dir)
     shown = QUIET if quiet else progress()
     source = resolve_ground_truth(gt, split, progress=shown)
     echo(f"ground truth: {source.description}", err=quiet)
@@ -109,3 +117,5 @@ def evaluate(preds, gt, split, out, n_bootstrap, seed, quiet, keep_resamples):
         echo(format_results(results, warnings=False), nl=False)
     if out:
         echo(f"results written to {out}")
+    write_extras(results, source.ground_truth, submission, name=submission_name(preds),
+                 report_dir=report_dir, per_case=per_case)

@@ -339,41 +339,63 @@ class DetectionMatches:
         out[has, 3] = recall[has].mean(axis=1)
         return out
 
+    def _interpolated_precision(self, w: np.ndarray, k: int, thresholds) -> tuple[np.ndarray, np.ndarray]:
+        """COCOeval.accumulate for category ``k`` at IoU indices ``thresholds`` (all entries).
+
+        Returns ``(q, final_recall)``: ``q (len(thresholds), 101)`` the interpolated precision
+        at :data:`RECALL_THRESHOLDS` (precision made monotone from the right, 0 beyond the
+        last recall reached) and the recall reached at each threshold.  Needs ground truth
+        for ``k`` (``w @ gt_counts[:, k] > 0``).
+        """
+        thresholds = np.atleast_1d(thresholds)
+        lo, hi = self.category_bounds[k], self.category_bounds[k + 1]
+        q = np.zeros((len(thresholds), len(RECALL_THRESHOLDS)))
+        if hi == lo:
+            return q, np.zeros(len(thresholds))
+        wd = w[self.det_image[lo:hi]]
+        matched = self.det_matched[thresholds, lo:hi]
+        tp = np.cumsum(matched * wd, axis=1).astype(np.float64)
+        fp = np.cumsum((~matched & self.det_counted[lo:hi]) * wd, axis=1).astype(np.float64)
+        rc = tp / float(w @ self.gt_counts[:, k])
+        pr = tp / (fp + tp + np.spacing(1))
+        pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
+        for t in range(len(thresholds)):
+            idx = np.searchsorted(rc[t], RECALL_THRESHOLDS, side="left")
+            inside = idx < rc.shape[1]
+            q[t, inside] = pr[t, idx[inside]]
+        return q, rc[:, -1]
+
     def _coco_table_reference(self, w: np.ndarray) -> np.ndarray:
         """Same as :meth:`_coco_table`, written like COCOeval.accumulate (all entries)."""
         out = np.full((_K, 4), np.nan)
         npig = w @ self.gt_counts  # (K,)
-        wd = w[self.det_image]
-        tp_inc = self.det_matched * wd  # (T, N) int64
-        fp_inc = (~self.det_matched & self.det_counted) * wd
-        tp_all = np.cumsum(tp_inc, axis=1)
-        fp_all = np.cumsum(fp_inc, axis=1)
-        bounds = self.category_bounds
         for k in range(_K):
             if npig[k] == 0:
                 continue
-            lo, hi = bounds[k], bounds[k + 1]
-            if hi == lo:
-                out[k] = 0.0
-                continue
-            base_tp = tp_all[:, lo - 1:lo] if lo > 0 else 0
-            base_fp = fp_all[:, lo - 1:lo] if lo > 0 else 0
-            tp = (tp_all[:, lo:hi] - base_tp).astype(np.float64)
-            fp = (fp_all[:, lo:hi] - base_fp).astype(np.float64)
-            n = float(npig[k])
-            rc = tp / n
-            pr = tp / (fp + tp + np.spacing(1))
-            pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
-            q = np.zeros((_T, len(RECALL_THRESHOLDS)))
-            for t in range(_T):
-                idx = np.searchsorted(rc[t], RECALL_THRESHOLDS, side="left")
-                inside = idx < rc.shape[1]
-                q[t, inside] = pr[t, idx[inside]]
-            out[k, 0] = q.mean()
-            out[k, 1] = q[_T50].mean()
-            out[k, 2] = q[_T75].mean()
-            out[k, 3] = rc[:, -1].mean()
+            q, recall = self._interpolated_precision(w, k, np.arange(_T))
+            out[k] = (q.mean(), q[_T50].mean(), q[_T75].mean(), recall.mean())
         return out
+
+    def precision_curve(self, categories=CATEGORIES, iou_threshold: float = 0.5, image_weights=None):
+        """The interpolated precision-recall curve behind COCO AP, averaged over ``categories``.
+
+        Returns ``(recall, precision)``: ``recall`` the 101 points :data:`RECALL_THRESHOLDS`,
+        ``precision`` the mean over the given categories *that have ground truth* of
+        COCOeval's interpolated precision at each point, so ``precision.mean()`` is exactly
+        the AP at ``iou_threshold`` of that group (``AP50`` of a level, a side or overall at
+        0.5).  ``precision`` is ``None`` when no given category has ground truth.
+        """
+        t = np.flatnonzero(np.isclose(IOU_THRESHOLDS, iou_threshold))
+        if len(t) != 1:
+            raise ValueError(f"iou_threshold must be one of COCO's {[round(x, 2) for x in IOU_THRESHOLDS]}")
+        w = _weights(image_weights, len(self.image_ids))
+        npig = w @ self.gt_counts
+        unknown = [c for c in categories if c not in CATEGORIES]
+        if unknown:
+            raise ValueError(f"unknown categories {unknown}; expected names of lssbench.domain.CATEGORIES")
+        curves = [self._interpolated_precision(w, CATEGORIES.index(c), t)[0][0]
+                  for c in categories if npig[CATEGORIES.index(c)] > 0]
+        return RECALL_THRESHOLDS.copy(), (np.mean(curves, axis=0) if curves else None)
 
     # -- public -----------------------------------------------------------------------------
     def headline(self, image_weights=None) -> dict:

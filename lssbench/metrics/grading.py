@@ -397,4 +397,57 @@ __all__: Sequence[str] = (
     "confusion_matrix_4", "kappa_from_confusion", "weighted_kappa", "accuracy", "balanced_accuracy",
     "macro_f1", "binary_view", "normalize_probabilities", "rsna_weighted_log_loss", "roc_auc",
     "grading_aurocs", "grading_metrics", "align_grades", "evaluate_grading", "evaluate_aligned_grades",
+    "reliability_curves", "per_grade_metrics",
 )
+
+
+# --- calibration ---------------------------------------------------------------------------
+
+def _reliability_bins(hit: np.ndarray, confidence: np.ndarray, n_bins: int) -> dict:
+    """Uniform bins on [0, 1] as sklearn's ``calibration_curve``; empty bins left out."""
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    index = np.searchsorted(edges[1:-1], confidence, side="right")
+    count = np.bincount(index, minlength=n_bins)
+    total = np.bincount(index, weights=confidence, minlength=n_bins)
+    hits = np.bincount(index, weights=hit.astype(np.float64), minlength=n_bins)
+    keep = count > 0
+    ece = float(np.abs(hits[keep] - total[keep]).sum() / len(hit)) if len(hit) else None
+    return {"predicted": (total[keep] / count[keep]).tolist(), "observed": (hits[keep] / count[keep]).tolist(),
+            "count": count[keep].astype(int).tolist(), "ece": ece}
+
+
+def reliability_curves(y_true, proba, n_bins: int = 10) -> dict:
+    """Reliability-diagram bins of grade probabilities (rows normalised to sum 1).
+
+    ``"top_label"``: the probability of the most likely grade against how often that grade
+    is the true one; ``"moderate_or_worse"``: ``p_moderate + p_severe`` against how often
+    the truth is moderate or worse.  Each: per non-empty uniform bin the mean predicted
+    probability, the observed frequency and the count (as sklearn's ``calibration_curve``),
+    plus the expected calibration error ``ece`` (count-weighted mean gap; None if no rows).
+    """
+    t = _grades(y_true, "y_true")
+    p = normalize_probabilities(proba)
+    if len(p) != len(t):
+        raise ValueError(f"y_true and proba differ in length: {t.size} vs {len(p)}")
+    top = np.argmax(p, axis=1) if len(p) else np.zeros(0, np.int64)
+    return {
+        "top_label": _reliability_bins(top == t, p.max(axis=1) if len(p) else np.zeros(0), n_bins),
+        "moderate_or_worse": _reliability_bins(t >= MODERATE_OR_WORSE, p[:, MODERATE_OR_WORSE:].sum(axis=1), n_bins),
+    }
+
+
+def per_grade_metrics(confusion) -> dict[str, dict[str, float | None]]:
+    """Recall, precision and F1 of each grade from a 4x4 confusion matrix (rows truth).
+
+    ``{grade name: {"recall", "precision", "f1"}}``; a ratio with a zero denominator is None
+    (recall of a grade absent from the truth, precision of a grade never predicted, F1 of a
+    grade absent from both).
+    """
+    from lssbench.domain import GRADE_NAMES
+
+    c = np.asarray(confusion, dtype=np.float64)
+    if c.shape != (N_GRADES, N_GRADES):
+        raise ValueError(f"confusion must be {N_GRADES}x{N_GRADES}, got shape {c.shape}")
+    truth, predicted, hit = c.sum(axis=1), c.sum(axis=0), np.diag(c)
+    return {name: {"recall": _ratio(hit[g], truth[g]), "precision": _ratio(hit[g], predicted[g]),
+                   "f1": _ratio(2 * hit[g], truth[g] + predicted[g])} for g, name in enumerate(GRADE_NAMES)}

@@ -123,18 +123,10 @@ def board_latex(board: dict) -> str:
 
 
 def board_html(board: dict) -> str:
-    """A self-contained HTML page (no scripts, no external resources)."""
-    headers, rows = _cells(board, HTML)
-    invalid = "".join(f"<li>{line}</li>" for line in _invalid_lines(board, HTML))
-    title = html_escape(f"lssbench leaderboard ({board['split']} split)")
-    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-             "th,td{padding:.3em .8em;border-bottom:1px solid #ccc}td.num,th.num{text-align:right}"
-             "caption{caption-side:bottom;text-align:left;color:#555;padding-top:.5em}")
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
-            f"<style>{style}</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
-            + html_table(headers, rows, caption=html_escape(_caption(board)), text_columns=2)
-            + (f"<h2>Not ranked (invalid or not judged)</h2>\n<ul>{invalid}</ul>\n" if invalid else "")
-            + "</body>\n</html>\n")
+    """The leaderboard page: one self-contained HTML file (see :mod:`lssbench.report.page`)."""
+    from lssbench.report.page import render_board_page
+
+    return render_board_page(board)
 
 
 def board_console(board: dict) -> str:

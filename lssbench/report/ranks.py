@@ -74,10 +74,15 @@ def task_rank_text(figures: dict, task: str, column_ranks) -> str:
     return text
 
 
+def shown_stability(board: dict) -> dict:
+    """``{task: {"kendall_tau", "kendall_tau_ci95"} | None}`` of the board shown."""
+    shown = shown_board(board)
+    return (board.get("stability") if shown == "all" else board["boards"][shown].get("stability")) or {}
+
+
 def stability_text(board: dict) -> str:
     """``"rank stability (Kendall tau-b ...): detection 0.87 [0.67, 1.00]; ..."`` or ``""``."""
-    shown = shown_board(board)
-    stability = board.get("stability") if shown == "all" else board["boards"][shown].get("stability")
+    stability = shown_stability(board)
     parts = []
     for task, found in (stability or {}).items():
         if found:
