@@ -96,6 +96,23 @@ def test_a_lone_surrogate_in_meta_json_never_breaks_a_writer(run, uploads, test_
     json.dumps(json.loads(_outputs(tmp_path)["json"]), ensure_ascii=False).encode("utf-8")
 
 
+def test_every_writer_cleans_text_that_got_past_validation(sample_submissions, ground_truth):
+    """Defence in depth (the API, since the CLI refuses such meta.json): each dialect's one escape."""
+    from lssbench import report
+    from lssbench.leaderboard import leaderboard
+
+    board = leaderboard(list(sample_submissions.values()), ground_truth, n_bootstrap=0, workers=1)
+    board["entries"][0]["name"] = "x\x1b[2J\udcff"
+    board["entries"][0]["meta"].update(team="\u202eevil\x9b", description="line\x07bell")
+    expected = {report.board_console: "x\\x1b[2J\\xff", report.board_markdown: r"x\\x1b\[2J\\xff",
+                report.board_latex: r"x\textbackslash{}x1b[2J\textbackslash{}xff", report.board_html: "x\\x1b[2J\\xff"}
+    for render, name in expected.items():
+        text = render(board)
+        text.encode("utf-8")  # no lone surrogate
+        assert not any(ch in text for ch in "\x1b\x07\x9b\u202e"), render.__name__
+        assert name in text, render.__name__
+
+
 def test_markdown_shows_link_and_image_syntax_as_typed(run, uploads, test_bundle, tmp_path):
     cmarkgfm = pytest.importorskip("cmarkgfm")  # GitHub's own Markdown renderer, as the reference
     hostile = "![x](https://e.example/x.png) [c](https://e.example) <img src=x> www.e.example a@b.example"
