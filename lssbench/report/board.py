@@ -14,7 +14,6 @@ from typing import Callable
 
 from lssbench.report.tables import (console_escape, console_table, fmt_ci, html_escape, html_table, latex_escape,
                                     latex_table, markdown_escape, markdown_table)
-from lssbench.scoring import HEADLINES
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,7 @@ def _method(entry: dict) -> str:
 
 
 def _cells(board: dict, dialect: Dialect) -> tuple[list[str], list[list[str]]]:
+    from lssbench.scoring import HEADLINES  # lazy: scoring imports pandas and every metric
     valid = [e for e in board["entries"] if e["status"] == "ok"]
     headers = [dialect.escape(h) for h in ["#", "method"] + [h.label for h in HEADLINES]]
     rows = []

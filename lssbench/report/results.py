@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from lssbench.domain import CATEGORIES, GRADE_NAMES, LEVELS, SIDES
 from lssbench.report.tables import console_table, fmt, fmt_ci
-from lssbench.scoring import HEADLINES
 
 DETECTION_KEYS = ("mAP", "AP50", "AP75", "AR100")
 SEGMENTATION_KEYS = ("dice", "hd_mm", "hd95_mm", "assd_mm", "nsd_2mm")
@@ -55,6 +54,7 @@ _TABLES = {"detection": detection_table, "grading": grading_table, "segmentation
 
 def format_results(results: dict) -> str:
     """Headline numbers with CIs, then one table per task present."""
+    from lssbench.scoring import HEADLINES  # lazy: scoring imports pandas and every metric
     cis = results.get("ci95", {})
     lines = [f"lssbench {results['lssbench_version']} (metrics v{results['metrics_version']}), "
              f"{results['split']} split, ground truth {results['gt_fingerprint'][:19]}..."]
