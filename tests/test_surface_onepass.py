@@ -9,6 +9,7 @@ from scipy import ndimage
 
 from lssbench.domain import SEGMENTATION_CLASSES
 from lssbench.metrics.segmentation import binary_metrics, case_metrics, percentile
+from lssbench.metrics import surface
 from lssbench.metrics.surface import WINDOW_PX, class_surface_distances, surface_distances
 
 medpy_surface_distances = vars(medpy_binary)["__surface_distances"]  # name-mangled private helper
@@ -44,7 +45,10 @@ def _spacing(rng, case):
     return tuple(float(v) for v in rng.uniform(0.3, 1.7, 2))
 
 
-def test_every_class_both_directions_equal_medpy():
+@pytest.mark.parametrize("far_pixels", ["compared with every pixel", "k-d tree"])
+def test_every_class_both_directions_equal_medpy(far_pixels, monkeypatch):
+    if far_pixels == "k-d tree":
+        monkeypatch.setattr(surface, "BRUTE_FORCE_PAIRS", 0)
     rng = np.random.default_rng(1313)
     compared = 0
     for case in range(60):
@@ -69,7 +73,9 @@ def test_every_class_both_directions_equal_medpy():
     assert compared > 250
 
 
-def test_far_pixels_beyond_the_window_are_still_exact():
+@pytest.mark.parametrize("budget", [surface.BRUTE_FORCE_PAIRS, 0])
+def test_far_pixels_beyond_the_window_are_still_exact(budget, monkeypatch):
+    monkeypatch.setattr(surface, "BRUTE_FORCE_PAIRS", budget)
     truth = np.zeros((60, 80), dtype=np.uint8)
     truth[10:20, 10:20] = 1
     prediction = truth.copy()

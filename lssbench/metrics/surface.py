@@ -25,8 +25,10 @@ serving every class and both directions):
   through the offsets of a small window (``WINDOW_PX``), nearest offset first; the first
   offset holding its own class gives the distance. Only offsets nearer than anything
   outside the window are used, so that distance is the minimum;
-* the few pixels with no same-class surface in the window ask one k-d tree over the
-  surface pixels of both images and all classes: each pixel sits at ``(row*row_mm,
+* the few pixels with no same-class surface in the window are compared with every
+  same-class surface pixel of the other image (``BRUTE_FORCE_PAIRS``); when there are many
+  (a poor prediction), they ask one k-d tree over the surface pixels of both images and
+  all classes instead (scipy is imported only then): each pixel sits at ``(row*row_mm,
   col*col_mm, lift)``, the lift a multiple, one per (image, class), of a length larger than
   the image diagonal. A query asks at the lift of the *other* image's same class, so its
   nearest point is always a surface pixel of that class, and the lift adds exactly 0;
@@ -48,8 +50,11 @@ import numpy as np
 
 #: Pixels of margin around the union bounding box; one suffices (see :func:`surface_distances`).
 CROP_MARGIN = 1
-#: Half-width (pixels) of the window searched offset by offset before asking the k-d tree.
+#: Half-width (pixels) of the window searched offset by offset, nearest first.
 WINDOW_PX = 4
+#: Pixels farther than the window are compared with every same-class surface pixel of the
+#: other image when that is at most this many pairs per case, else a k-d tree is asked.
+BRUTE_FORCE_PAIRS = 4_000_000
 
 
 class SurfaceDistances(NamedTuple):
@@ -263,8 +268,8 @@ def _nearest_same_class(t_rows, t_cols, t_lab, p_rows, p_cols, p_lab, shape, n_l
 
     First a window search, one offset at a time from the nearest, over both images and every
     class at once (a plane per image, padded by the window radius, holding each surface
-    pixel's class); the few pixels with no same-class surface in the window then ask one
-    k-d tree (see the module docstring).
+    pixel's class); the few pixels with no same-class surface in the window are then compared
+    with every same-class pixel, or, when many, ask one k-d tree (see the module docstring).
     """
     radius = WINDOW_PX
     height, width = shape
@@ -282,7 +287,7 @@ def _nearest_same_class(t_rows, t_cols, t_lab, p_rows, p_cols, p_lab, shape, n_l
     distances = np.empty(len(position), dtype=np.float64)
     todo = np.arange(len(position))
     d_row, d_col, offset_mm = _window_offsets(spacing, radius)
-    for offset, mm in zip(d_row * padded_width + d_col, offset_mm):
+    for offset, mm in zip((d_row * padded_width + d_col).tolist(), offset_mm.tolist()):
         hit = planes[position + offset] == label
         if hit.any():
             distances[todo[hit]] = mm
@@ -290,15 +295,47 @@ def _nearest_same_class(t_rows, t_cols, t_lab, p_rows, p_cols, p_lab, shape, n_l
             todo, position, label = todo[missed], position[missed], label[missed]
             if not len(todo):
                 return distances
-    # the rest: one k-d tree over both surfaces, each (image, class) lifted apart
-    step = 2.0 * float(np.hypot(height * spacing[0], width * spacing[1])) + 1.0  # > any in-image distance
-    lifts = np.arange(2 * n_labels, dtype=np.float64) * step  # truth class c -> c, prediction -> n + c
-    rows, cols = np.concatenate([t_rows, p_rows]), np.concatenate([t_cols, p_cols])
     n_truth = len(t_rows)
-    target_lift = lifts[np.concatenate([t_lab, p_lab.astype(np.int64) + n_labels])]
-    query_lift = lifts[np.where(todo < n_truth, label.astype(np.int64) + n_labels, label)]
-    distances[todo] = _lifted_nearest(rows, cols, target_lift, rows[todo], cols[todo], query_lift, spacing)
+    rows, cols = np.concatenate([t_rows, p_rows]), np.concatenate([t_cols, p_cols])
+    label = label.astype(np.int64)
+    # the rest, farther than the window: each against its class's surface in the other image
+    source = np.where(todo < n_truth, 0, 1)  # the image a query pixel is on
+    target_source = np.repeat([1, 0], [n_truth, len(p_rows)])  # each pixel is a target of the other image
+    all_labels = np.concatenate([t_lab, p_lab]).astype(np.int64)
+    groups = source * n_labels + label
+    target_groups = target_source * n_labels + all_labels
+    sizes = np.bincount(target_groups, minlength=2 * n_labels)
+    if int(np.sum(sizes[groups])) <= BRUTE_FORCE_PAIRS:
+        for group in np.unique(groups):
+            queries, targets = todo[groups == group], np.flatnonzero(target_groups == group)
+            distances[queries] = _brute_force_nearest(rows[targets], cols[targets], rows[queries], cols[queries],
+                                                      spacing)
+        return distances
+    # many far pixels: one k-d tree over both surfaces, each (image, class) lifted apart
+    step = 2.0 * float(np.hypot(height * spacing[0], width * spacing[1])) + 1.0  # > any in-image distance
+    lifts = np.arange(2 * n_labels, dtype=np.float64) * step
+    distances[todo] = _lifted_nearest(rows, cols, lifts[target_groups], rows[todo], cols[todo], lifts[groups],
+                                      spacing)
     return distances
+
+
+def _brute_force_nearest(target_rows, target_cols, query_rows, query_cols, spacing: np.ndarray) -> np.ndarray:
+    """Distance (mm) from each query pixel to the nearest target pixel, every pair tried (chunked).
+
+    The minimum of scipy's formula over all targets: sqrt is monotone, so the smallest sum of
+    squares is taken first and its root after.
+    """
+    out = np.empty(len(query_rows), dtype=np.float64)
+    chunk = max(1, (1 << 18) // max(len(target_rows), 1))
+    for start in range(0, len(query_rows), chunk):
+        stop = start + chunk
+        d_row = (target_rows[None, :] - query_rows[start:stop, None]) * spacing[0]
+        d_col = (target_cols[None, :] - query_cols[start:stop, None]) * spacing[1]
+        np.multiply(d_row, d_row, d_row)
+        np.multiply(d_col, d_col, d_col)
+        d_row += d_col
+        out[start:stop] = np.sqrt(d_row.min(axis=1))
+    return out
 
 
 def surface_distances(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1.0), *,
