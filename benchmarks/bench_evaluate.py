@@ -209,13 +209,23 @@ def _self_peak_mib() -> float:
 
 
 def scaling_table(rows: list[tuple[int, dict]], resamples: int) -> None:
-    print("\n| synth patients | test patients | detections | evaluate cold (s) | per test patient (ms) | "
-          f"peak (MiB) | {resamples} resamples cold (s) | its peak (MiB) | load |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    """One row per size; the last two columns are the increments per added test patient over the
+    previous row (constant increments = linear growth; the first row holds the fixed start-up)."""
+    print("\n| synth patients | test patients | detections | evaluate cold (s) | peak (MiB) | "
+          f"{resamples} resamples cold (s) | its peak (MiB) | load | +ms per added patient | +MiB per added patient |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    previous = None
     for n, f in rows:
         cold, boot = f["cold"], f["boot"]
-        print(f"| {n} | {f['patients']} | {f['detections']} | {cold['s']:.2f} | {1000 * cold['s'] / f['patients']:.1f} | "
-              f"{cold['mib']:.0f} | {boot['s']:.2f} | {boot['mib']:.0f} | {max(cold['load'], boot['load']):.1f} |")
+        if previous is None:
+            step = "| - | - |"
+        else:
+            added = f["patients"] - previous["patients"]
+            step = (f"| {1000 * (cold['s'] - previous['cold']['s']) / added:.1f} | "
+                    f"{(cold['mib'] - previous['cold']['mib']) / added:.2f} |")
+        print(f"| {n} | {f['patients']} | {f['detections']} | {cold['s']:.2f} | {cold['mib']:.0f} | "
+              f"{boot['s']:.2f} | {boot['mib']:.0f} | {max(cold['load'], boot['load']):.1f} {step}")
+        previous = f
 
 
 def main() -> None:
