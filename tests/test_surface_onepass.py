@@ -111,6 +111,8 @@ def test_bad_inputs_raise():
         class_surface_distances(np.full((3, 3), -1), np.zeros((3, 3), np.int64))
     with pytest.raises(ValueError, match="class indices \\(integers\\) or booleans, got dtype float64"):
         class_surface_distances(np.zeros((3, 3)), np.zeros((3, 3), np.uint8))
+    with pytest.raises(ValueError, match="prediction holds class index 70000; at most 65535 are supported"):
+        class_surface_distances(np.zeros((3, 3), np.int64), np.full((3, 3), 70000))
     with pytest.raises(ValueError, match="spacing_mm must be 2 positive finite numbers"):
         class_surface_distances(np.zeros((3, 3), np.uint8), np.zeros((3, 3), np.uint8), (0.0, 1.0))
 

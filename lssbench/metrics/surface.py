@@ -55,6 +55,8 @@ WINDOW_PX = 4
 #: Pixels farther than the window are compared with every same-class surface pixel of the
 #: other image when that is at most this many pairs per case, else a k-d tree is asked.
 BRUTE_FORCE_PAIRS = 4_000_000
+#: Largest class index accepted (tables are sized by the largest index present).
+MAX_LABEL = 65535
 
 
 class SurfaceDistances(NamedTuple):
@@ -204,6 +206,8 @@ def _label_image(labels: np.ndarray, name: str) -> np.ndarray:
         raise ValueError(f"{name} must hold class indices (integers) or booleans, got dtype {labels.dtype}")
     if labels.size and int(labels.min()) < 0:
         raise ValueError(f"{name} must hold non-negative class indices, found {int(labels.min())}")
+    if labels.size and int(labels.max()) > MAX_LABEL:
+        raise ValueError(f"{name} holds class index {int(labels.max())}; at most {MAX_LABEL} are supported")
     return labels
 
 
