@@ -18,7 +18,6 @@ from typing import Callable
 from lssbench.report.ranks import TIED_MARK, legend, rank_text, stability_text, task_rank_text, view_rows
 from lssbench.report.tables import (console_escape, console_table, fmt_ci, html_escape, html_table, latex_escape,
                                     latex_table, markdown_escape, markdown_table)
-from lssbench.scoring import HEADLINES
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,7 @@ def _method(entry: dict, figures: dict) -> str:
 
 
 def _cells(board: dict, dialect: Dialect) -> tuple[list[str], list[list[str]]]:
+    from lssbench.scoring import HEADLINES  # lazy: scoring imports pandas and every metric
     rows_shown = [r for r in view_rows(board) if r.entry["status"] == "ok"]
     tasks = list((board.get("ranking") or {}).get("headlines") or {})
     headers = [dialect.escape(h) for h in ["rank", "method"] + [h.label for h in HEADLINES]
