@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from lssbench.report.ranks import TIED_MARK, legend, rank_text, stability_text, task_rank_text, view_rows
+from lssbench.domain import HEADLINES
 from lssbench.report.tables import (console_escape, console_table, fmt_ci, html_escape, html_table, latex_escape,
                                     latex_table, markdown_escape, markdown_table)
 
@@ -54,7 +55,6 @@ def _method(entry: dict, figures: dict) -> str:
 
 
 def _cells(board: dict, dialect: Dialect) -> tuple[list[str], list[list[str]]]:
-    from lssbench.scoring import HEADLINES  # lazy: scoring imports pandas and every metric
     rows_shown = [r for r in view_rows(board) if r.entry["status"] == "ok"]
     tasks = list((board.get("ranking") or {}).get("headlines") or {})
     headers = [dialect.escape(h) for h in ["rank", "method"] + [h.label for h in HEADLINES]

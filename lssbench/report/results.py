@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lssbench.domain import CATEGORIES, GRADE_NAMES, LEVELS, SIDES, TASKS
+from lssbench.domain import HEADLINES
 from lssbench.report.tables import console_table, fmt, fmt_ci
 
 DETECTION_KEYS = ("mAP", "AP50", "AP75", "AR100")
@@ -62,7 +63,6 @@ def tasks_line(tasks) -> str:
 def format_results(results: dict, *, warnings: bool = True) -> str:
     """Headline numbers with CIs, then one table per task present (then the warnings, unless
     ``warnings=False``: the caller printed them first)."""
-    from lssbench.scoring import HEADLINES  # lazy: scoring imports pandas and every metric
     cis = results.get("ci95", {})
     lines = [f"lssbench {results['lssbench_version']} (metrics v{results['metrics_version']}), "
              f"{results['split']} split, ground truth {results['gt_fingerprint'][:19]}..."]
