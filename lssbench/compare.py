@@ -23,7 +23,8 @@ from lssbench import __version__
 from lssbench.jsonio import dumps
 from lssbench.metrics.bootstrap import percentile_ci
 from lssbench.problems import UsageError
-from lssbench.scoring import CONFIDENCE, DEFAULT_RESAMPLES, HEADLINES
+from lssbench.domain import HEADLINES
+from lssbench.scoring import CONFIDENCE, DEFAULT_RESAMPLES
 
 COMPARE_SCHEMA_VERSION = 1
 

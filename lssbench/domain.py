@@ -170,3 +170,30 @@ META_FILE = "meta.json"
 #: Every name a submission's top folder may hold (one of the two detection files at most).
 SUBMISSION_NAMES: tuple[str, ...] = (DETECTIONS_FILE, DETECTIONS_JSON_FILE, GRADES_FILE, SEGMENTATION_DIR, META_FILE)
 TASKS: tuple[str, ...] = ("detection", "grading", "segmentation")
+
+
+# --- headline numbers ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Headline:
+    """A headline number: reported with a bootstrap CI and in paper tables."""
+
+    task: str
+    key: str
+    label: str
+    higher_is_better: bool = True
+
+    @property
+    def name(self) -> str:
+        """``"detection.AP50"``: the key of its CI in ``results["ci95"]``."""
+        return f"{self.task}.{self.key}"
+
+
+HEADLINES: tuple[Headline, ...] = (
+    Headline("detection", "AP50", "AP50"),
+    Headline("detection", "mAP", "mAP"),
+    Headline("grading", "qwk", "QWK"),
+    Headline("segmentation", "mean_dice", "Dice"),
+    Headline("segmentation", "mean_hd95_mm", "HD95 (mm)", higher_is_better=False),
+)
+#: The headline each task is ranked by on a leaderboard.
+RANKING = {"detection": HEADLINES[0], "grading": HEADLINES[2], "segmentation": HEADLINES[3]}

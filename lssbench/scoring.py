@@ -7,13 +7,12 @@ are documented in docs/results.md and stable across releases.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from lssbench import __version__
-from lssbench.domain import TASKS
+from lssbench.domain import HEADLINES, RANKING, TASKS, Headline  # noqa: F401  (re-exported)
 from lssbench.metrics import METRICS_VERSION
 from lssbench.metrics.bootstrap import bootstrap_values, percentile_ci, subset_counts, values_on_counts
 from lssbench.metrics.detection import match_detections
@@ -26,31 +25,6 @@ RESULTS_SCHEMA_VERSION = 1
 DEFAULT_RESAMPLES = 1000
 CONFIDENCE = 0.95
 
-
-@dataclass(frozen=True)
-class Headline:
-    """A headline number: reported with a bootstrap CI and in paper tables."""
-
-    task: str
-    key: str
-    label: str
-    higher_is_better: bool = True
-
-    @property
-    def name(self) -> str:
-        """``"detection.AP50"``: the key of its CI in ``results["ci95"]``."""
-        return f"{self.task}.{self.key}"
-
-
-HEADLINES: tuple[Headline, ...] = (
-    Headline("detection", "AP50", "AP50"),
-    Headline("detection", "mAP", "mAP"),
-    Headline("grading", "qwk", "QWK"),
-    Headline("segmentation", "mean_dice", "Dice"),
-    Headline("segmentation", "mean_hd95_mm", "HD95 (mm)", higher_is_better=False),
-)
-#: The headline each task is ranked by on a leaderboard.
-RANKING = {"detection": HEADLINES[0], "grading": HEADLINES[2], "segmentation": HEADLINES[3]}
 
 Statistic = Callable[[np.ndarray], "float | None"]
 

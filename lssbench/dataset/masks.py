@@ -140,7 +140,8 @@ def decode_mask(array: np.ndarray, source: str) -> np.ndarray:
             )
         return _decode_colours(rgb, source)
     if array.ndim == 2 and (np.issubdtype(array.dtype, np.integer) or array.dtype == bool):
-        return _decode_indices(array.astype(np.int64), source)
+        # unsigned values are counted as they are (no sort); others widened to int64 first
+        return _decode_indices(array if array.dtype.kind == "u" else array.astype(np.int64), source)
     raise _fail(
         source,
         [

@@ -37,7 +37,8 @@ from lssbench.jsonio import write_bytes_atomic, write_json_atomic, write_text_at
 from lssbench.platforms.common import (EXIT_INTERNAL, detailed_results_html, find_submission, headline_values,
                                        load_reference, run_guarded, score, tasks_line)
 from lssbench.problems import UsageError
-from lssbench.scoring import DEFAULT_RESAMPLES, HEADLINES
+from lssbench.domain import HEADLINES
+from lssbench.scoring import DEFAULT_RESAMPLES
 
 SCORES_FILE = "scores.json"
 DETAILED_FILE = "detailed_results.html"

@@ -18,7 +18,7 @@ from typing import Callable
 from lssbench.groundtruth import MANIFEST_FILE
 from lssbench.problems import (DataError, LssbenchError, ScoringMachineError, SubmissionError, UsageError,
                                machine_fault)
-from lssbench.scoring import HEADLINES
+from lssbench.domain import HEADLINES
 from lssbench.submission.archive import JUNK_NAMES as JUNK
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3

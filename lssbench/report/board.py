@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from lssbench.report.ranks import TIED_MARK, legend, rank_text, stability_text, task_rank_text, view_rows
+from lssbench.domain import HEADLINES
 from lssbench.report.tables import (console_escape, console_table, fmt_ci, html_escape, html_table, latex_escape,
                                     latex_table, markdown_escape, markdown_table)
-from lssbench.scoring import HEADLINES
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from __future__ import annotations
 from lssbench.domain import CATEGORIES, HEADLINE_SEGMENTATION_CLASSES, SEGMENTATION_CLASSES, TASKS
 from lssbench.report.ranks import (TIED_MARK, legend, rank_text, shown_board, shown_stability, stability_text,
                                    view_rows)
+from lssbench.domain import HEADLINES, RANKING
 from lssbench.report.text import clean_text
-from lssbench.scoring import HEADLINES, RANKING
 
 MAX_PROBLEMS_SHOWN = 20
 _PLOT_LABEL_CHARS = 28

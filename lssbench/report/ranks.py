@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lssbench.scoring import HEADLINES
+from lssbench.domain import HEADLINES
 
 #: Marks an entry statistically tied with the first of a task (its paired CI of the difference covers 0).
 TIED_MARK = "\u2020"  # dagger

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from lssbench.domain import CATEGORIES, GRADE_NAMES, LEVELS, SIDES, TASKS
+from lssbench.domain import HEADLINES
 from lssbench.report.tables import console_table, fmt, fmt_ci
-from lssbench.scoring import HEADLINES
 
 DETECTION_KEYS = ("mAP", "AP50", "AP75", "AR100")
 SEGMENTATION_KEYS = ("dice", "hd_mm", "hd95_mm", "assd_mm", "nsd_2mm")

@@ -19,7 +19,7 @@ import numpy as np
 from lssbench.domain import (CATEGORIES, GRADE_NAMES, HEADLINE_SEGMENTATION_CLASSES, LEVELS, PROBABILITY_COLUMNS,
                              SEGMENTATION_CLASSES, SIDES, category_name)
 from lssbench.problems import UsageError
-from lssbench.scoring import HEADLINES
+from lssbench.domain import HEADLINES
 
 WORST_CASES = 5
 INDEX_FILE = "index.html"

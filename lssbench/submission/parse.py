@@ -245,6 +245,12 @@ class Table:
         problem, however many rows hold it (:func:`rows_text` names them).
         """
         texts = self.frame[column]
+        bulk = _BULK_CONVERTERS.get(convert)
+        if bulk is not None:  # fast path: every text good -> one vectorised conversion
+            codes, uniques = pd.factorize(texts)
+            converted = bulk(list(uniques)) if len(uniques) else None
+            if converted is not None:
+                return pd.Series(converted[codes], index=texts.index, name=texts.name)
         results, errors = {}, {}
         for text in texts.unique():
             why = non_ascii(text)
@@ -300,14 +306,16 @@ def read_csv_table(
     header = [c.strip(ASCII_SPACE) for c in records[0]]
     if not _check_header(header, rel, required, optional, log):
         return None
-    return _table(rel, header, records[1:], log)
+    plain = '"' not in text and not any(space in text for space in ASCII_SPACE if space not in "\r\n")
+    return _table(rel, header, records[1:], log, plain)
 
 
-def _table(rel: str, header: list[str], body: list[list[str]], log: ProblemLog) -> Table:
+def _table(rel: str, header: list[str], body: list[list[str]], log: ProblemLog, plain: bool = False) -> Table:
+    """``plain``: the text has no quotes and no ASCII space but line ends, so no cell needs trimming."""
     width, keep, numbers, skipped = len(header), [], [], []
     wrong: dict[int, list[int]] = {}
     for number, record in enumerate(body, start=2):
-        cells = [c.strip(ASCII_SPACE) for c in record]
+        cells = record if plain else [c.strip(ASCII_SPACE) for c in record]
         if not any(cells):
             continue  # blank line
         if len(cells) != width:
@@ -352,6 +360,27 @@ def unit_interval(text: str) -> float:
     return value
 
 
+_NUMBER_LINES = re.compile(rf"(?:{_NUMBER.pattern}\n)*{_NUMBER.pattern}")
+
+
+def _plain_numbers(texts: list[str]) -> np.ndarray | None:
+    """``[finite_number(t) for t in texts]`` as an array when every text is valid, else None.
+
+    One regular-expression pass over all texts instead of one call per text; None sends the
+    caller to the text-by-text path, which names each bad cell.
+    """
+    joined = "\n".join(texts)
+    if joined.count("\n") != len(texts) - 1 or not joined.isascii() or _NUMBER_LINES.fullmatch(joined) is None:
+        return None
+    values = np.fromiter(map(float, texts), dtype=np.float64, count=len(texts))
+    return values if np.isfinite(values).all() else None
+
+
+def _plain_unit_interval(texts: list[str]) -> np.ndarray | None:
+    values = _plain_numbers(texts)
+    return values if values is not None and ((values >= 0.0) & (values <= 1.0)).all() else None
+
+
 _GRADE_LIST = ", ".join(f"{g} {name}" for g, name in zip(GRADES, GRADE_NAMES))
 
 
@@ -364,6 +393,13 @@ def severity(text: str) -> int:
     if value != int(value) or int(value) not in GRADES:
         raise ValueError(f"{text!r} is not a grade; expected one of {', '.join(map(str, GRADES))}")
     return int(value)
+
+
+#: Converters with an all-valid fast path (same values, or None to convert text by text).
+_BULK_CONVERTERS: dict[Callable, Callable[[list[str]], np.ndarray | None]] = {
+    finite_number: _plain_numbers,
+    unit_interval: _plain_unit_interval,
+}
 
 
 def pattern_text(pattern: re.Pattern, what: str) -> Callable[[str], str]:
@@ -433,6 +469,8 @@ def _class_values(array: np.ndarray, rel: str, log: ProblemLog) -> np.ndarray | 
     if array.ndim != 2:
         log.add(rel, "", f"mask has shape {array.shape}; expected one channel")
         return None
+    if array.dtype == np.uint8 and (array.size == 0 or int(array.max()) <= MAX_CLASS):
+        return array.astype(np.uint8)  # fast path: nothing to count
     values, counts = value_counts(array)
     outside = [(int(v), int(n)) for v, n in zip(values, counts) if v < 0 or v > MAX_CLASS]
     for value, count in outside:

@@ -1,0 +1,41 @@
+"""Start-up: light commands import only what they need (checked in a fresh interpreter)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import lssbench
+
+HEAVY = ("scipy", "sklearn", "medpy", "pycocotools")
+_PROBE = """
+import json, sys
+from lssbench.cli import main
+try:
+    main(sys.argv[1:], prog_name="lssbench")
+except SystemExit as stop:
+    code = stop.code
+print(json.dumps({"exit": code, "heavy": sorted(m for m in %r if m in sys.modules),
+                  "pandas": "pandas" in sys.modules}))
+""" % (HEAVY,)
+
+
+def _run(*args: str) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(Path(lssbench.__file__).resolve().parent.parent))
+    done = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, env=env,
+                          timeout=120)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_version_imports_no_scientific_stack():
+    got = _run("--version")
+    assert got == {"exit": 0, "heavy": [], "pandas": False}
+
+
+def test_validate_imports_neither_scipy_nor_scikit_learn(test_bundle, sample_submissions):
+    got = _run("validate", str(sample_submissions["jittered"]), "--gt", str(test_bundle))
+    assert got["exit"] == 0
+    assert got["heavy"] == []
