@@ -24,9 +24,10 @@ FLOAT_DIGITS = 6
 
 
 def canonical(obj: Any, digits: int = FLOAT_DIGITS) -> Any:
-    """A JSON-ready copy: numpy scalars/arrays to Python, floats rounded, tuples to lists."""
+    """A JSON-ready copy: numpy scalars/arrays to Python, floats rounded, tuples to lists,
+    lone surrogates in strings shown as escapes (JSON text is always valid Unicode)."""
     if isinstance(obj, dict):
-        return {str(k): canonical(v, digits) for k, v in obj.items()}
+        return {_clean_json_text(str(k)): canonical(v, digits) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [canonical(v, digits) for v in obj]
     if isinstance(obj, np.ndarray):
@@ -42,8 +43,24 @@ def canonical(obj: Any, digits: int = FLOAT_DIGITS) -> Any:
         value = round(value, digits)
         return 0.0 if value == 0 else value  # no "-0.0"
     if isinstance(obj, Path):
-        return obj.as_posix()
+        return _clean_json_text(obj.as_posix())
+    if isinstance(obj, str):
+        return _clean_json_text(obj)
     return obj
+
+
+def _clean_json_text(text: str) -> str:
+    """Strings without lone surrogates (undecodable file-name bytes), which are not Unicode:
+    they are written as visible escapes (``\\xff``, see lssbench.report.text.clean_text)."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        from lssbench.report.text import clean_text
+
+        return "".join(clean_text(ch) if "\ud800" <= ch <= "\udfff" else ch for ch in text)
 
 
 def dumps(obj: Any, digits: int = FLOAT_DIGITS) -> str:

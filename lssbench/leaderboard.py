@@ -434,12 +434,25 @@ def leaderboard(submissions: Iterable[str | os.PathLike] | Uploads, ground_truth
         return score_cached(batch, evaluator, cache=cache, n_bootstrap=n_bootstrap, seed=seed, settings=settings,
                             workers=workers, on_done=report)
 
+    _read_masks_once(ground_truth)
     entries = score(jobs)
     entries += reference_entries(evaluator, n_bootstrap=n_bootstrap, seed=seed,
                                  score=lambda upload: score([upload], None)[0])
     return build_leaderboard(entries, ground_truth, n_bootstrap=n_bootstrap, seed=seed, skipped=uploads.skipped,
                              rank_by=rank_by, best_per_team=best_per_team, parts=parts,
                              public_share=public_share, final=final)
+
+
+def _read_masks_once(ground_truth) -> None:
+    """Read (and hash-check) the ground-truth masks in this process, before forking: every
+    worker inherits them instead of reading them again. Problems surface where scoring meets them."""
+    from lssbench.problems import LssbenchError
+
+    try:
+        for patient_id in sorted(getattr(ground_truth, "cases", None) or {}):
+            ground_truth.mask(patient_id)
+    except (LssbenchError, KeyError, OSError):
+        pass
 
 
 def failed_entries(board: dict) -> dict[str, list[str]]:

@@ -78,6 +78,10 @@ class Progress:
         seconds = time.perf_counter() - started
         self._write(f"\r{label} ... done ({seconds:.1f} s)\n" if self.live else f"{label}: done in {seconds:.1f} s\n")
 
+    def start_items(self, total: int, label: str) -> None:
+        """Before the first item: what is about to run (``[0/N] label ...`` on a terminal)."""
+        self._write(f"[0/{total}] {clean_text(label)} ..." if self.live else f"{clean_text(label)}: {total} to do\n")
+
     def item(self, done: int, total: int, name: str, status: str, seconds: float) -> None:
         """One item finished (e.g. one submission scored)."""
         line = f"[{done}/{total}] {clean_text(name)}: {clean_text(status)} ({seconds:.1f} s)"

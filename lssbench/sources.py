@@ -13,9 +13,11 @@ from pathlib import Path
 
 from lssbench import __version__
 from lssbench.problems import UsageError
+from lssbench.tempdirs import private_prefix, remove_stale_folders
 
 GT_ENV = "LSSBENCH_GT"
 CACHE_ENV = "LSSBENCH_CACHE"
+SYNTH_PREFIX = ".synth-"  # the first build's temporary dataset, beside the cached bundle
 DEFAULT_SPLIT = "test"
 
 
@@ -60,7 +62,8 @@ def ensure_default_ground_truth(progress=None) -> Path:
         progress.note(f"first use: building the default ground truth (synthetic, {DEFAULT_PATIENTS} patients) "
                       f"in {bundle}; later runs reuse it")
         bundle.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".synth-", dir=bundle.parent) as tmp:
+        remove_stale_folders(bundle.parent, SYNTH_PREFIX)  # what a killed first build left (770 MB)
+        with tempfile.TemporaryDirectory(prefix=private_prefix(SYNTH_PREFIX), dir=bundle.parent) as tmp:
             with progress.step(f"synthesizing {DEFAULT_PATIENTS} patients"):
                 data = synthesize(Path(tmp) / "data", n_patients=DEFAULT_PATIENTS, seed=0)
             with progress.step("reading the synthetic dataset"):

@@ -6,7 +6,8 @@ prepared from a dataset folder all go there), removed when the command ends. A r
 killed with ``kill -9`` cannot remove it; the next run removes every
 ``lssbench-run-PID-*`` folder in the same temporary area whose process no longer
 exists, that is owned by the same user and that was last changed before this run began.
-Nothing else is ever removed.
+The first build of the default ground truth cleans its own ``.synth-PID-*`` folders in
+the cache the same way. Nothing else is ever removed.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Iterator
 
 RUN_PREFIX = "lssbench-run-"
-_RUN_NAME = re.compile(rf"^{re.escape(RUN_PREFIX)}(?P<pid>\d+)-[A-Za-z0-9_]{{8}}$")
+_RUN_NAME = re.compile(rf"^{re.escape(RUN_PREFIX)}\d+-[A-Za-z0-9_]{{8}}$")
 
 
 def _process_alive(pid: int) -> bool:
@@ -34,16 +35,18 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_run_areas(base: str | os.PathLike, before: float | None = None) -> list[Path]:
-    """Remove the run folders of dead processes in ``base`` (see the module doc); return them."""
+def remove_stale_folders(base: str | os.PathLike, prefix: str, before: float | None = None) -> list[Path]:
+    """Remove the folders ``PREFIXPID-XXXXXXXX`` in ``base`` left by processes that no longer
+    exist: owned by this user, last changed before ``before`` (default: now). Returns them."""
     before = time.time() if before is None else before
+    pattern = re.compile(rf"^{re.escape(prefix)}(?P<pid>\d+)-[A-Za-z0-9_]{{8}}$")
     removed = []
     try:
         candidates = list(Path(base).iterdir())
     except OSError:
         return removed
     for folder in candidates:
-        match = _RUN_NAME.match(folder.name)
+        match = pattern.match(folder.name)
         if not match or int(match["pid"]) == os.getpid() or _process_alive(int(match["pid"])):
             continue
         try:
@@ -55,6 +58,17 @@ def remove_stale_run_areas(base: str | os.PathLike, before: float | None = None)
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
     return removed
+
+
+def remove_stale_run_areas(base: str | os.PathLike, before: float | None = None) -> list[Path]:
+    """Remove the run folders of dead processes in ``base`` (see the module doc); return them."""
+    return remove_stale_folders(base, RUN_PREFIX, before)
+
+
+def private_prefix(prefix: str) -> str:
+    """``prefix`` + this process's id + ``-``: a temporary folder name that
+    :func:`remove_stale_folders` can clean once this process is gone."""
+    return f"{prefix}{os.getpid()}-"
 
 
 @contextlib.contextmanager
@@ -71,7 +85,7 @@ def run_temp_area() -> Iterator[Path | None]:
     started = time.time()
     remove_stale_run_areas(current, before=started)
     try:
-        area = Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-", dir=current))
+        area = Path(tempfile.mkdtemp(prefix=private_prefix(RUN_PREFIX), dir=current))
     except OSError:
         yield None
         return

@@ -86,6 +86,7 @@ def leaderboard_command(submissions, gt, split, out, markdown, latex, html, base
 
 def _item_counter(shown, total: int):
     done = [0]
+    shown.start_items(total, "scoring")
 
     def on_done(entry) -> None:
         done[0] += 1

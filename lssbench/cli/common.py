@@ -143,7 +143,38 @@ BOOTSTRAP_OPTION = click.option("--bootstrap", "n_bootstrap", type=click.IntRang
 SEED_OPTION = click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _CleanWriter:
+    """A text stream that writes clean text only (see clean_text): for click's own messages,
+    which quote the arguments as given (a folder name with escape sequences, say)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        return self._stream.write(clean_text(text, keep="\n\t"))
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+class CleanGroup(click.Group):
+    """The ``main`` group: click's usage errors are printed as clean text too."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, False, **extra)
+        except click.ClickException as error:
+            error.show(file=_CleanWriter(click.get_text_stream("stderr")))
+            sys.exit(error.exit_code)
+        except click.exceptions.Abort:
+            echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=CleanGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lssbench")
 def main():
     """lssbench: benchmark, evaluation suite and leaderboard for the LSS-MRI-AISSLab

@@ -124,6 +124,7 @@ def splits_freeze(data, out):
     import json
 
     from lssbench.dataset import read_dataset
+    from lssbench.domain import SPLITS
     from lssbench.splits import freeze_split
 
     check_outputs(out=out)
@@ -131,7 +132,7 @@ def splits_freeze(data, out):
         dataset = read_dataset(data)
     path = freeze_split(dataset, out)
     frozen = json.loads(path.read_text("utf-8"))
-    counts = ", ".join(f"{split} {n}" for split, n in frozen["counts"].items())
+    counts = ", ".join(f"{split} {frozen['counts'][split]}" for split in SPLITS)
     echo(f"wrote the patient lists of {sum(frozen['counts'].values())} patients ({counts}; "
          f"{len(frozen['folds'])} folds), frozen from split definition {frozen['frozen_from']!r}, to {path}")
     echo(f"use it with --split-file {path}")

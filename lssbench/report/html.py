@@ -1,6 +1,8 @@
 """HTML pages from Jinja2 templates (package data in ``templates/``), autoescaping on.
 
-Every value put into a page is escaped by Jinja2 unless it is :class:`markupsafe.Markup`;
+Every value put into a page is escaped unless it is :class:`markupsafe.Markup`, by the HTML
+dialect's one escape (:func:`lssbench.report.tables.html_escape`, which first makes the text
+clean: no control characters, undecodable bytes or bidirectional overrides reach the page);
 only the SVG strings of :mod:`lssbench.report.plots` are marked safe (matplotlib escapes
 the text inside them). A link is made only of an ``http(s)`` URL (:func:`safe_url`).
 Pages carry no script and load nothing: CSS is inline, figures are inline SVG.
@@ -47,12 +49,24 @@ def environment():
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("lssbench.report", "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             autoescape=True, undefined=jinja2.StrictUndefined, finalize=_html_text,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["num"] = fmt
     env.filters["safe_url"] = safe_url
     env.globals.update(generator=GENERATOR)
     return env
+
+
+def _html_text(value):
+    """Every ``{{ value }}`` of a page goes through the HTML dialect's one escape
+    (:func:`lssbench.report.tables.html_escape`: clean text, then HTML-escaped), unless Markup."""
+    from markupsafe import Markup
+
+    from lssbench.report.tables import html_escape
+
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return Markup(html_escape(value))
+    return value
 
 
 def svg(text: str):

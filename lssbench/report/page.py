@@ -17,6 +17,7 @@ from lssbench.domain import CATEGORIES, HEADLINE_SEGMENTATION_CLASSES, SEGMENTAT
 from lssbench.report.ranks import (TIED_MARK, legend, rank_text, shown_board, shown_stability, stability_text,
                                    view_rows)
 from lssbench.domain import HEADLINES, RANKING
+from lssbench.report.text import clean_text
 
 MAX_PROBLEMS_SHOWN = 20
 _PLOT_LABEL_CHARS = 28
@@ -24,6 +25,8 @@ _CLASS_LABELS = {c.name: c.label for c in SEGMENTATION_CLASSES}
 
 
 def _short(text: str, limit: int = _PLOT_LABEL_CHARS) -> str:
+    """A plot label: clean text (matplotlib gets no control characters or lone surrogates), shortened."""
+    text = clean_text(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -107,6 +107,8 @@ def legend(board: dict) -> str:
     ranking = board.get("ranking") or {}
     overall = (f"Overall: the rank in {ranking['rank_by']} alone." if ranking.get("rank_by") else
                "Overall: by the mean of the task ranks, a task not submitted counted as (entries ranked in it + 1).")
+    if not (board.get("bootstrap") or {}).get("resamples"):  # --bootstrap 0: no intervals, no ties tested
+        return f"Scores and ranks on {which}. Rank per task: =n shares the rank (no bootstrap). {overall}"
     return (f"Scores and ranks on {which}. Rank per task: =n shares the rank; (lo-hi) its 95% "
             f"bootstrap interval; {TIED_MARK} statistically tied with the first (the paired 95% CI of the "
             f"difference covers 0). {overall}")

@@ -87,8 +87,9 @@ def latex_table(headers: Sequence[str], rows: Sequence[Sequence[str]], caption: 
 
 
 def html_escape(text: str) -> str:
-    """Clean text (see :func:`clean_text`) with HTML's special characters escaped."""
-    return html.escape(clean_text(text), quote=True)
+    """Clean text (see :func:`clean_text`; tabs and newlines kept, HTML folds them) with HTML's
+    special characters escaped."""
+    return html.escape(clean_text(text, keep="\n\t"), quote=True)
 
 
 def console_escape(text: str) -> str:
