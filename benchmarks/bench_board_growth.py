@@ -66,7 +66,7 @@ def main() -> None:
     from lssbench.cache import ResultsCache
     from lssbench.groundtruth import load_ground_truth
     from lssbench.jsonio import dumps
-    from lssbench.leaderboard import leaderboard
+    from lssbench.board import leaderboard
 
     ground_truth = load_ground_truth(args.gt or bundle(args.patients))
     print(f"ground truth: {len(ground_truth.patients)} test patients, "

@@ -24,8 +24,8 @@ _API = {
     "resolve_ground_truth": "lssbench.sources",
     "read_dataset": "lssbench.dataset",
     "synthesize": "lssbench.synth",
-    "leaderboard": "lssbench.leaderboard",
-    "compare": "lssbench.compare",
+    "leaderboard": "lssbench.board",
+    "compare": "lssbench.comparison",
     "run_demo": "lssbench.demo",
 }
 

@@ -134,7 +134,7 @@ class DemoOutputs:
     submissions: dict
     leaderboard: Path
     board: dict
-    written: list = field(default_factory=list)  # lssbench.leaderboard.OutputResult per file
+    written: list = field(default_factory=list)  # lssbench.board.OutputResult per file
     notes: list = field(default_factory=list)  # what was reused or rebuilt
 
 
@@ -166,7 +166,7 @@ def run_demo(out: str | os.PathLike = DEFAULT_DEMO_DIR, *, n_patients: int | Non
     """
     from lssbench.dataset import read_dataset
     from lssbench.groundtruth import load_ground_truth, prepare_ground_truth
-    from lssbench.leaderboard import board_outputs, leaderboard, write_outputs
+    from lssbench.board import board_outputs, leaderboard, write_outputs
     from lssbench.progress import QUIET
     from lssbench.synth import DEFAULT_PATIENTS, synthesize
 
@@ -228,7 +228,7 @@ def footprint_text(out: str | os.PathLike) -> str:
 
 def write_sample_reports(ground_truth, submissions: dict, scored: dict, out: Path) -> list:
     """The HTML report of each scored sample in ``out/<name>/``; one OutputResult each."""
-    from lssbench.leaderboard import Output, OutputResult
+    from lssbench.board import Output, OutputResult
     from lssbench.report.submission import submission_report
     from lssbench.submission import load_submission
 

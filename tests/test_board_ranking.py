@@ -18,7 +18,7 @@ import pytest
 
 from lssbench import jsonio
 from lssbench.cache import ResultsCache
-from lssbench.leaderboard import leaderboard
+from lssbench.board import leaderboard
 from lssbench.ranking import public_private
 from lssbench.report import board_console, board_html, board_latex, board_markdown
 
@@ -164,7 +164,7 @@ def test_cache_second_run_rescores_nothing_and_a_changed_file_is_rescored(sample
 
 def test_a_cached_result_of_another_metrics_version_is_rescored(sample_submissions, ground_truth, tmp_path,
                                                                 monkeypatch):
-    import lssbench.leaderboard as board_module
+    import lssbench.board as board_module
 
     cache = ResultsCache(tmp_path / "cache")
     leaderboard([sample_submissions["weak"]], ground_truth, n_bootstrap=5, workers=1, cache=cache)

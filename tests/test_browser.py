@@ -28,7 +28,7 @@ def hostile_submission(sample_submissions, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def board(ground_truth, sample_submissions, hostile_submission, tmp_path_factory):
-    from lssbench.leaderboard import leaderboard
+    from lssbench.board import leaderboard
 
     broken = tmp_path_factory.mktemp("broken") / "broken-upload"
     shutil.copytree(sample_submissions["jittered"], broken)

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from lssbench import jsonio
 from lssbench.cli import main
-from lssbench.compare import compare, compare_results, paired_difference
+from lssbench.comparison import compare, compare_results, paired_difference
 from lssbench.metrics.bootstrap import bootstrap_counts, subset_counts
 from lssbench.metrics.detection import evaluate_detection
 from lssbench.metrics.grading import evaluate_grading

@@ -5,7 +5,7 @@ from importlib import resources
 import jsonschema
 
 from lssbench import jsonio
-from lssbench.leaderboard import TEMPLATE_REFERENCE, leaderboard
+from lssbench.board import TEMPLATE_REFERENCE, leaderboard
 from lssbench.report import board_latex, board_markdown
 
 

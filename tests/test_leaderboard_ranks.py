@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from lssbench.leaderboard import Entry, assign_ranks, entry_names, expand_submission_paths
+from lssbench.board import Entry, assign_ranks, entry_names, expand_submission_paths
 
 
 def _entry(name, ap50=None, qwk=None, kind="submission", status="ok"):

@@ -39,3 +39,15 @@ def test_validate_imports_neither_scipy_nor_scikit_learn(test_bundle, sample_sub
     got = _run("validate", str(sample_submissions["jittered"]), "--gt", str(test_bundle))
     assert got["exit"] == 0
     assert got["heavy"] == []
+
+
+def test_api_names_stay_functions_after_their_modules_are_imported():
+    """Importing a submodule binds it on the package: no API function may share a module's name."""
+    import importlib
+
+    import lssbench
+
+    for name, module in lssbench._API.items():
+        importlib.import_module(module)
+        assert module.rsplit(".", 1)[1] != name, f"lssbench.{name} is shadowed by the module {module}"
+        assert callable(getattr(lssbench, name)) and not isinstance(getattr(lssbench, name), type(lssbench)), name

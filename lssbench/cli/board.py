@@ -54,7 +54,7 @@ def leaderboard_command(submissions, gt, split, out, markdown, latex, html, base
     Exit code 0 when every output was written and every entry judged, 3 otherwise.
     """
     from lssbench.cache import ResultsCache, board_lock
-    from lssbench.leaderboard import board_outputs, collect_uploads, leaderboard, write_outputs
+    from lssbench.board import board_outputs, collect_uploads, leaderboard, write_outputs
     from lssbench.sources import resolve_ground_truth
 
     check_outputs(out=out, markdown=markdown, latex=latex, html=html)
@@ -98,7 +98,7 @@ def _item_counter(shown, total: int):
 def show_board(board: dict, written) -> list[str]:
     """Say what was written and print the board; return the failures (outputs, entries) to report."""
     from lssbench import report
-    from lssbench.leaderboard import FAULT_MACHINE, failed_entries
+    from lssbench.board import FAULT_MACHINE, failed_entries
 
     failures = []
     for result in written:

@@ -26,7 +26,7 @@ def compare_command(a, b, gt, split, out, n_bootstrap, seed):
     `lssbench evaluate --keep-resamples`; both must be scored on the same ground truth with
     the same bootstrap settings (the same patient resamples), or they are refused.
     """
-    from lssbench.compare import compare
+    from lssbench.comparison import compare
     from lssbench.jsonio import write_json_atomic
     from lssbench.report.tables import console_table, fmt, fmt_ci
 

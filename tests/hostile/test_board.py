@@ -99,7 +99,7 @@ def test_a_lone_surrogate_in_meta_json_never_breaks_a_writer(run, uploads, test_
 def test_every_writer_cleans_text_that_got_past_validation(sample_submissions, ground_truth):
     """Defence in depth (the API, since the CLI refuses such meta.json): each dialect's one escape."""
     from lssbench import report
-    from lssbench.leaderboard import leaderboard
+    from lssbench.board import leaderboard
 
     board = leaderboard(list(sample_submissions.values()), ground_truth, n_bootstrap=0, workers=1)
     board["entries"][0]["name"] = "x\x1b[2J\udcff"

@@ -151,15 +151,3 @@ def compare(a: str | os.PathLike, b: str | os.PathLike, gt=None, *, split: str |
         results.append(found)
     return compare_results(results[0], results[1], labels=(str(paths[0]), str(paths[1])))
 
-
-class _CallableModule(type(os)):
-    """Importing ``lssbench.compare`` binds the module as the package attribute, shadowing the
-    API function of the same name: calling the module calls :func:`compare`."""
-
-    def __call__(self, *args, **kwargs):
-        return compare(*args, **kwargs)
-
-
-import sys as _sys  # noqa: E402
-
-_sys.modules[__name__].__class__ = _CallableModule
