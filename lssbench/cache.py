@@ -99,7 +99,8 @@ class ResultsCache:
 
 
 def board_lock(out: str | os.PathLike) -> FileLock:
-    """The lock held while a board's files (JSON, Markdown, LaTeX, HTML) are written as one set."""
+    """The lock held while a board's files (JSON, Markdown, LaTeX, HTML) are written as one set:
+    the hidden file ``.NAME.lock`` beside ``out`` (filelock leaves it in place; it is empty)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    return FileLock(f"{out}.lock", timeout=LOCK_TIMEOUT_S)
+    return FileLock(str(out.parent / f".{out.name}.lock"), timeout=LOCK_TIMEOUT_S)
