@@ -166,7 +166,7 @@ class CleanGroup(click.Group):
         try:
             result = super().main(args, prog_name, complete_var, False, **extra)
         except click.ClickException as error:
-            error.show(file=_CleanWriter(click.get_text_stream("stderr")))
+            error.show(file=_CleanWriter(sys.stderr))
             sys.exit(error.exit_code)
         except click.exceptions.Abort:
             echo("Aborted!", err=True)
