@@ -18,7 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train the detector/grader and the segmenter")
     train.add_argument("--data", required=True, help="dataset folder (real or synthetic layout)")
     train.add_argument("--out", required=True, help="run folder (model.pt, history.json)")
-    train.add_argument("--config", default="default", choices=("tiny", "default"))
+    train.add_argument("--config", default="default", choices=("tiny", "cpu", "default"))
     train.add_argument("--epochs", type=int, help="override the config's epoch count")
     train.add_argument("--fold", type=int, choices=range(5), help="validate on CV fold K of train (default: val split)")
     train.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
