@@ -1,4 +1,5 @@
-"""The reference baseline: model shapes, CenterNet decoding, the grade rule, augmentation, a tiny run."""
+"""The reference baseline: model shapes, CenterNet decoding, crops and the ordinal grader, the grade
+rule, augmentation, a tiny run, and the README's commands against a wheel."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from baselines.augment import augment, transform_boxes, warp  # noqa: E402
-from baselines.config import TINY, AugmentConfig, config_from_dict  # noqa: E402
+from baselines.config import TINY, AugmentConfig, config_from_dict, get_config  # noqa: E402
 from baselines.decode import decode, detections_table, encode_targets, grades_from_detections  # noqa: E402
-from baselines.models import CenterNet, UNet, build_models  # noqa: E402
+from baselines.grading import class_weights, crop_boxes, cumulative_probs, jitter_boxes, severity_from_probs  # noqa: E402
+from baselines.losses import ordinal_loss  # noqa: E402
+from baselines.models import CenterNet, Grader, UNet, build_models  # noqa: E402
 from lssbench.domain import CATEGORIES, LEVELS, PROBABILITY_COLUMNS, SIDES  # noqa: E402
 
 torch.set_num_threads(2)
@@ -22,14 +25,26 @@ GEOMETRY_ONLY = AugmentConfig(rotate_deg=15, scale=0.15, translate=0.08, gamma=0
 # --- models ------------------------------------------------------------------------------------
 
 def test_model_output_shapes():
-    detector, segmenter = build_models(TINY)
+    detector, segmenter, grader = build_models(TINY)
     size = TINY.input_size
     out = detector(torch.rand(2, TINY.det_in_channels, size, size))
     cells = size // TINY.det_stride
     assert {k: tuple(v.shape) for k, v in out.items()} == {
-        "heatmap": (2, len(CATEGORIES), cells, cells), "wh": (2, 2, cells, cells),
-        "offset": (2, 2, cells, cells), "grade": (2, 4, cells, cells)}
+        "heatmap": (2, len(CATEGORIES), cells, cells), "wh": (2, 2, cells, cells), "offset": (2, 2, cells, cells)}
     assert segmenter(torch.rand(2, 1, size, size)).shape == (2, 6, size, size)
+    logits = grader(torch.rand(5, TINY.grade_in_channels, TINY.grade_crop, TINY.grade_crop))
+    assert logits.shape == (5, 3)
+    assert bool((logits.diff(dim=1) > 0).all())  # ordered cut points: P(grade <= k) grows with k
+
+
+def test_grader_cutpoints_stay_ordered_whatever_the_weights():
+    grader = Grader(in_ch=1, widths=(4, 8))
+    with torch.no_grad():
+        grader.first_cut.fill_(2.0)
+        grader.cut_steps.copy_(torch.tensor([-30.0, 5.0]))  # a step far below zero: softplus keeps it > 0
+    cuts = grader.cutpoints().detach()
+    assert float(cuts[0]) == pytest.approx(2.0) and bool((cuts.diff() > 0).all())
+    assert float(cuts[2] - cuts[1]) == pytest.approx(5.0 + 1e-3 + float(np.log1p(np.exp(-5.0))), rel=1e-5)
 
 
 def test_model_strides_and_untrained_heatmap_prior():
@@ -64,13 +79,11 @@ def test_decode_known_peak_gives_known_box():
     out["heatmap"][0, 3, 6, 11] = 3.0  # its shoulder, removed by the 3x3 max-pool NMS
     out["wh"][0, :, 6, 10] = torch.tensor([5.0, 8.0])
     out["offset"][0, :, 6, 10] = torch.tensor([0.25, 0.5])
-    out["grade"][0, 2, 6, 10] = 5.0
     found = decode(out, stride=4, top_k=5, score_threshold=0.1)[0]
     assert found["category"].tolist() == [3]
     assert found["score"][0] == pytest.approx(float(torch.sigmoid(torch.tensor(4.0))))
     # centre (10.25, 6.5) cells * 4 = (41, 26) px; size (20, 32) px
     np.testing.assert_allclose(found["boxes"][0], [31, 10, 51, 42], atol=1e-5)
-    assert int(found["grade_probs"][0].argmax()) == 2
 
     table = detections_table("PATIENT10001/IM000003", found, 512 / 64, 512 / 64, 512, 512)
     assert table[["level", "side"]].iloc[0].tolist() == list(CATEGORIES[3].split("/"))
@@ -79,19 +92,17 @@ def test_decode_known_peak_gives_known_box():
 
 def test_encode_then_decode_recovers_boxes():
     boxes = torch.tensor([[40.0, 20.0, 62.0, 58.0], [80.0, 90.0, 101.0, 121.0]])
-    targets = encode_targets(boxes, torch.tensor([1, 8]), torch.tensor([0, 3]), input_size=128, stride=4)
+    targets = encode_targets(boxes, torch.tensor([1, 8]), input_size=128, stride=4)
     out = _outputs(32)
     out["heatmap"] = torch.logit(targets["heatmap"].clamp(1e-6, 1 - 1e-6))[None]
     for k in range(2):
         y, x = divmod(int(targets["index"][k]), 32)
         out["wh"][0, :, y, x] = targets["wh"][k]
         out["offset"][0, :, y, x] = targets["offset"][k]
-        out["grade"][0, int(targets["grade"][k]), y, x] = 5.0
     found = decode(out, stride=4, top_k=10, score_threshold=0.5)[0]
     order = np.argsort(found["category"])
     assert found["category"][order].tolist() == [1, 8]
     np.testing.assert_allclose(found["boxes"][order], boxes.numpy(), atol=1e-4)
-    assert found["grade_probs"][order].argmax(1).tolist() == [0, 3]
 
 
 # --- grades from detections ----------------------------------------------------------------------
@@ -107,14 +118,21 @@ def test_grades_come_from_the_most_confident_box_else_the_prior():
         _det("PATIENT10001/IM000003", "L4-L5", "left", 0.6, [0.1, 0.1, 0.7, 0.1]),
         _det("PATIENT10001/IM000004", "L4-L5", "left", 0.9, [0.1, 0.1, 0.1, 0.7]),  # most confident
         _det("PATIENT10001/IM000004", "L3-L4", "right", 0.3, [0.2, 0.6, 0.1, 0.1]),
+        _det("PATIENT10001/IM000004", "L2-L3", "right", 0.3, [0.4, 0.0, 0.0, 0.6]),
     ])
     grades = grades_from_detections(detections, ["PATIENT10002", "PATIENT10001"], prior)
     assert len(grades) == 2 * len(LEVELS) * len(SIDES)
     assert grades["patient_id"].tolist() == sorted(grades["patient_id"])
     rows = grades.set_index(["patient_id", "level", "side"])
-    assert rows.loc[("PATIENT10001", "L4-L5", "left"), "severity"] == 3
+    # expected grade 0.1 + 0.2 + 2.1 = 2.4 -> 2 (argmax would say 3)
+    assert rows.loc[("PATIENT10001", "L4-L5", "left"), "severity"] == 2
     assert rows.loc[("PATIENT10001", "L4-L5", "left"), "p_severe"] == pytest.approx(0.7)
-    assert rows.loc[("PATIENT10001", "L3-L4", "right"), "severity"] == 1
+    assert rows.loc[("PATIENT10001", "L3-L4", "right"), "severity"] == 1  # 0.6 + 0.2 + 0.3 = 1.1
+    assert rows.loc[("PATIENT10001", "L2-L3", "right"), "severity"] == 2  # 1.8; argmax: 3
+    argmax = grades_from_detections(detections, ["PATIENT10001"], prior, rule="argmax").set_index(
+        ["patient_id", "level", "side"])
+    assert argmax.loc[("PATIENT10001", "L4-L5", "left"), "severity"] == 3
+    assert argmax.loc[("PATIENT10001", "L2-L3", "right"), "severity"] == 3
     fallback = rows.loc[("PATIENT10002", "L1-L2", "left")]
     assert fallback["severity"] == 0
     assert fallback[list(PROBABILITY_COLUMNS)].tolist() == pytest.approx(prior)
@@ -160,18 +178,120 @@ def test_intensity_augmentation_stays_in_range():
     assert float(out.min()) >= 0 and float(out.max()) <= 1
 
 
+# --- crops and the ordinal grader ------------------------------------------------------------------
+
+def test_a_crop_around_a_box_holds_that_boxes_pixels():
+    image = torch.rand(3, 64, 80)
+    box = torch.tensor([[20.0, 10.0, 36.0, 26.0]])  # 16 x 16 pixels: columns 20..35, rows 10..25
+    crop = crop_boxes(image, box, size=16)
+    assert crop.shape == (1, 3, 16, 16)
+    torch.testing.assert_close(crop[0], image[:, 10:26, 20:36], rtol=0, atol=1e-5)
+    # a margin of 0.25 of the side on every side: 24 x 24 pixels from (16, 6)
+    grown = crop_boxes(image, box, size=24, margin=0.25)
+    torch.testing.assert_close(grown[0], image[:, 6:30, 16:40], rtol=0, atol=1e-5)
+    # half outside the image: zeros there, the pixels inside
+    edge = crop_boxes(image, torch.tensor([[-8.0, 0.0, 8.0, 16.0]]), size=16)[0]
+    assert float(edge[:, :, :8].abs().max()) == 0.0
+    torch.testing.assert_close(edge[:, :, 8:], image[:, 0:16, 0:8], rtol=0, atol=1e-5)
+    # a box twice the crop: each crop pixel is the mean of a 2 x 2 block (bilinear at its centre)
+    half = crop_boxes(image, torch.tensor([[0.0, 0.0, 32.0, 32.0]]), size=16)[0]
+    blocks = image[:, :32, :32].reshape(3, 16, 2, 16, 2).mean((2, 4))
+    torch.testing.assert_close(half, blocks, rtol=0, atol=1e-5)
+
+
+def test_item_crops_read_the_full_size_slice_and_its_neighbours():
+    from baselines.data import DetectionItem, item_crops
+
+    full = (np.arange(3 * 40 * 50) % 251).astype(np.uint8).reshape(3, 40, 50)
+    item = DetectionItem("P/IM1", "P", 50, 40, np.zeros((3, 8, 8), np.uint8), full, 0.0,
+                         np.zeros((0, 4), np.float32), np.zeros((0, 4), np.float32),
+                         np.zeros(0, np.int64), np.zeros(0, np.int64))
+    config = get_config("tiny", grade_crop=12, grade_margin=0.25)
+    boxes = np.array([[10, 8, 18, 16], [44, 34, 52, 42]], dtype=np.float32)  # 8 x 8, grown to 12 x 12
+    crops = item_crops(item, boxes, config)
+    expected = torch.from_numpy(full).float() / 255
+    torch.testing.assert_close(crops[0], expected[:, 6:18, 8:20], rtol=0, atol=1e-5)
+    # the second one reaches past the corner: rows 32..39 and columns 42..49 lie on the image
+    torch.testing.assert_close(crops[1, :, :8, :8], expected[:, 32:40, 42:50], rtol=0, atol=1e-5)
+    assert float(crops[1, :, 8:, :].abs().max()) == 0.0 and float(crops[1, :, :, 8:].abs().max()) == 0.0
+    torch.testing.assert_close(crops, crop_boxes(expected, torch.from_numpy(boxes), 12, 0.25), rtol=0, atol=1e-5)
+
+
+def test_jittered_boxes_stay_near_their_box():
+    boxes = torch.tensor([[100.0, 50.0, 120.0, 90.0]])
+    jittered = jitter_boxes(boxes.expand(200, 4), 0.1, generator=torch.Generator().manual_seed(0))
+    centre = (jittered[:, :2] + jittered[:, 2:]) / 2
+    size = jittered[:, 2:] - jittered[:, :2]
+    assert float((centre - torch.tensor([110.0, 70.0])).abs().max(0).values[0]) <= 2.0 + 1e-5
+    assert float((centre - torch.tensor([110.0, 70.0])).abs().max(0).values[1]) <= 4.0 + 1e-5
+    assert float(size[:, 0].min()) >= 18.0 - 1e-5 and float(size[:, 0].max()) <= 22.0 + 1e-5
+    assert not torch.equal(jittered[0], jittered[1])
+    assert torch.equal(jitter_boxes(boxes, 0.0), boxes)
+
+
+def test_cumulative_link_probabilities_and_ordinal_loss_by_hand():
+    # score 0, cut points (-1, 0, 1): P(<=0) = s(-1) = 0.26894, P(<=1) = 0.5, P(<=2) = s(1) = 0.73106
+    logits = torch.tensor([[-1.0, 0.0, 1.0], [-1.0, 0.0, 1.0], [1.0, 2.0, 3.0]])
+    probs = cumulative_probs(logits)
+    torch.testing.assert_close(probs[0], torch.tensor([0.268941, 0.231059, 0.231059, 0.268941]), atol=1e-6, rtol=0)
+    torch.testing.assert_close(probs.sum(1), torch.ones(3))
+    grades = torch.tensor([1, 3, 0])
+    # -log 0.231059 = 1.465084; -log 0.268941 = 1.313262; -log s(1) = 0.313262
+    assert float(ordinal_loss(logits, grades)) == pytest.approx((1.465084 + 1.313262 + 0.313262) / 3, abs=1e-5)
+    weights = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    expected = (2 * 1.465084 + 4 * 1.313262 + 1 * 0.313262) / 7
+    assert float(ordinal_loss(logits, grades, weights)) == pytest.approx(expected, abs=1e-5)
+    # ordinal: with the score moved towards severe, grade 3 gets likelier and grade 0 less likely
+    shifted = cumulative_probs(logits - 1.0)
+    assert float(shifted[0, 3]) > float(probs[0, 3]) and float(shifted[0, 0]) < float(probs[0, 0])
+
+
+def test_class_weights_for_the_grade_mix():
+    weights = class_weights([70, 15, 9, 6], power=0.5)
+    freq = np.array([0.70, 0.15, 0.09, 0.06])
+    raw = freq ** -0.5
+    np.testing.assert_allclose(weights.numpy(), raw / (freq * raw).sum(), rtol=1e-6)
+    assert float((torch.tensor(freq, dtype=torch.float32) * weights).sum()) == pytest.approx(1.0)
+    assert weights.argsort().tolist() == [0, 1, 2, 3]
+    np.testing.assert_allclose(class_weights([70, 15, 9, 6], power=0.0).numpy(), [1, 1, 1, 1])
+    unseen = class_weights([8, 2, 0, 0], power=1.0)  # unseen grades weigh as the rarest seen one
+    np.testing.assert_allclose(unseen.numpy(), [0.5, 2.0, 2.0, 2.0], rtol=1e-6)
+
+
+def test_severity_rules():
+    probs = np.array([[0.1, 0.1, 0.1, 0.7], [0.5, 0.1, 0.1, 0.3], [0.25, 0.25, 0.25, 0.25], [1, 0, 0, 0]])
+    assert severity_from_probs(probs, "argmax").tolist() == [3, 0, 0, 0]
+    assert severity_from_probs(probs, "expected").tolist() == [2, 1, 2, 0]  # 2.4, 1.2, 1.5 (half up), 0
+    with pytest.raises(ValueError, match="unknown grade_decode rule 'median'"):
+        severity_from_probs(probs, "median")
+
+
+def test_interleave_spreads_three_tasks_over_an_epoch():
+    from baselines.train import interleave
+
+    order = [kind for kind, _ in interleave({"det": [1, 2, 3, 4], "seg": [5, 6], "grade": [7, 8]})]
+    assert order == ["det", "seg", "grade", "det", "det", "seg", "grade", "det"]
+    assert [k for k, _ in interleave({"det": [1, 2], "seg": [], "grade": [3]}, limit=2)] == ["det", "grade"]
+
+
 # --- end to end --------------------------------------------------------------------------------
 
-def test_tiny_run_end_to_end(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    from lssbench.synth import synthesize
+
+    return synthesize(tmp_path_factory.mktemp("baseline") / "data", n_patients=10, seed=0)
+
+
+def test_tiny_run_end_to_end(tmp_path, tiny_data):
     from baselines.__main__ import main
     from lssbench.dataset import read_dataset
     from lssbench.groundtruth import load_ground_truth, prepare_ground_truth
     from lssbench.scoring import evaluate
     from lssbench.submission import write_template
     from lssbench.submission.validate import validate_submission
-    from lssbench.synth import synthesize
 
-    data = synthesize(tmp_path / "data", n_patients=10, seed=0)
+    data = tiny_data
     run, preds = tmp_path / "run", tmp_path / "preds"
     assert main(["train", "--data", str(data), "--out", str(run), "--config", "tiny", "--device", "cpu"]) == 0
     checkpoint = torch.load(run / "model.pt", weights_only=False)
