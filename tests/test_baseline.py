@@ -255,7 +255,8 @@ def test_class_weights_for_the_grade_mix():
     assert weights.argsort().tolist() == [0, 1, 2, 3]
     np.testing.assert_allclose(class_weights([70, 15, 9, 6], power=0.0).numpy(), [1, 1, 1, 1])
     unseen = class_weights([8, 2, 0, 0], power=1.0)  # unseen grades weigh as the rarest seen one
-    np.testing.assert_allclose(unseen.numpy(), [0.5, 2.0, 2.0, 2.0], rtol=1e-6)
+    # 1 / 0.8 = 1.25 and 1 / 0.2 = 5, over 0.8 * 1.25 + 0.2 * 5 = 2
+    np.testing.assert_allclose(unseen.numpy(), [0.625, 2.5, 2.5, 2.5], rtol=1e-6)
 
 
 def test_severity_rules():
