@@ -335,9 +335,13 @@ def worker_init(worker_id: int) -> None:
 
 
 def make_loader(dataset: TorchDataset, batch_size: int, train: bool, config: Config, device: torch.device,
-                distributed: bool = False, seed: int = 0) -> DataLoader:
-    """A DataLoader that keeps a GPU fed: workers, pinned memory, persistent workers, prefetching."""
+                distributed: bool = False, seed: int = 0, share: float = 1.0) -> DataLoader:
+    """A DataLoader that keeps a GPU fed: workers, pinned memory, persistent workers, prefetching.
+
+    ``share`` of ``config.num_workers`` worker processes (at least one when there are any).
+    """
     workers = min(config.num_workers, os.cpu_count() or 1)
+    workers = max(1, round(workers * share)) if workers else 0
     sampler = DistributedSampler(dataset, shuffle=train, seed=seed) if distributed else None
     per_replica = len(sampler) if sampler is not None else len(dataset)
     generator = torch.Generator().manual_seed(seed)

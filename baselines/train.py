@@ -205,10 +205,11 @@ def train(data: str | Path, out: str | Path, config: Config, fold: int | None = 
     loaders = {
         "det": D.make_loader(D.DetectionSet(det_train, config, train=True), config.batch_size, True, config, dev,
                              dist.enabled, config.seed),
+        # the three loaders' workers all stay alive: segmentation and grading get half as many
         "seg": D.make_loader(D.SegmentationSet(seg_train, config, train=True, repeat=config.seg_repeat),
-                             config.seg_batch_size, True, config, dev, dist.enabled, config.seed + 1),
+                             config.seg_batch_size, True, config, dev, dist.enabled, config.seed + 1, share=0.5),
         "grade": D.make_loader(D.GradeSet(det_train, config, train=True, repeat=config.grade_repeat),
-                               config.grade_batch_size, True, config, dev, dist.enabled, config.seed + 2),
+                               config.grade_batch_size, True, config, dev, dist.enabled, config.seed + 2, share=0.5),
     }
     log(f"grader: {int(grade_counts.sum())} train boxes, grade counts {grade_counts.tolist()}, "
         f"class weights {[round(w, 2) for w in grade_weights.tolist()]}")

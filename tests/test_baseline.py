@@ -3,6 +3,13 @@ rule, augmentation, a tiny run, and the README's commands against a wheel."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -296,10 +303,27 @@ def test_tiny_run_end_to_end(tmp_path, tiny_data):
     run, preds = tmp_path / "run", tmp_path / "preds"
     assert main(["train", "--data", str(data), "--out", str(run), "--config", "tiny", "--device", "cpu"]) == 0
     checkpoint = torch.load(run / "model.pt", weights_only=False)
-    assert checkpoint["epoch"] == 1 and checkpoint["config"]["name"] == "tiny"
+    assert checkpoint["epoch"] == TINY.epochs and checkpoint["config"]["name"] == "tiny"
     assert checkpoint["split"]["train"] and checkpoint["split"]["val"]
+    assert {"detector", "segmenter", "grader"} <= set(checkpoint)
     assert main(["predict", "--data", str(data), "--split", "test", "--run", str(run), "--out", str(preds),
                  "--device", "cpu"]) == 0
+
+    # grades.csv: all ten foramina of every test patient, with probabilities; a foramen with a
+    # detection has the grader's, one without has the train prior (and grade 0)
+    grades = pd.read_csv(preds / "grades.csv")
+    detections = pd.read_csv(preds / "detections.csv")
+    assert len(grades) == 10 * grades["patient_id"].nunique()
+    np.testing.assert_allclose(grades[list(PROBABILITY_COLUMNS)].sum(axis=1), 1.0, atol=1e-4)
+    detected = set(zip(detections["image_id"].str.partition("/")[0], detections["level"], detections["side"]))
+    keyed = grades.set_index(["patient_id", "level", "side"])
+    without = [key for key in keyed.index if key not in detected]
+    prior = np.asarray(checkpoint["grade_prior"])
+    for key in without:
+        assert keyed.loc[key, "severity"] == 0
+        np.testing.assert_allclose(keyed.loc[key, list(PROBABILITY_COLUMNS)].to_numpy(float), prior, atol=1e-5)
+    with_box = [key for key in keyed.index if key in detected]
+    assert with_box and not np.allclose(keyed.loc[with_box, list(PROBABILITY_COLUMNS)].to_numpy(float), prior)
 
     gt_dir = prepare_ground_truth(read_dataset(data), "test", tmp_path / "gt")
     gt = load_ground_truth(gt_dir)
@@ -327,3 +351,65 @@ def test_split_definition_val_split_or_cv_fold():
     assert fold["val"] and all(assign_split(p) == "train" and assign_fold(p) == 2 for p in fold["val"])
     assert not set(fold["train"]) & set(fold["val"])
     assert sorted(fold["train"] + fold["val"]) == default["train"]
+
+
+# --- the README's commands against a wheel ------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+#: What a wheel is built from (the rest of the checkout is not packaged).
+WHEEL_SOURCES = ("pyproject.toml", "README.md", "lssbench", "baselines", "splits")
+
+
+def _run(args: list[str], cwd: Path, env: dict) -> str:
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"{' '.join(map(str, args))} in {cwd} failed ({done.returncode}):\n" \
+                                 f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def test_readme_baseline_commands_run_from_the_checkout_and_elsewhere_against_a_wheel(tmp_path, tiny_data):
+    """``pip install .`` then the README's baseline tour, run in the repository root (where the
+    checkout's ``lssbench/`` and ``baselines/`` shadow the installed ones) and in another folder
+    (where the installed ones are used)."""
+    source = tmp_path / "source"  # built from a copy: the build writes build/ and *.egg-info beside its sources
+    source.mkdir()
+    for name in WHEEL_SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(ROOT / name, source / name)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input", "-q"]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "LSSBENCH_GT")}
+    env["PIP_NO_INDEX"] = "1"  # everything the build needs is installed: no network
+    _run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(source)],
+         tmp_path, env)
+    wheel = next((tmp_path / "dist").glob("lssbench-*.whl"))
+    target = tmp_path / "target"
+    _run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)], tmp_path, env)
+    env["PYTHONPATH"] = str(target)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    where = ("import json, lssbench, baselines, lssbench.splits as s; print(json.dumps([lssbench.__file__, "
+             "baselines.__file__, s.available_split_definitions()]))")
+    at_root = json.loads(_run([sys.executable, "-c", where], ROOT, env))
+    assert at_root[:2] == [str(ROOT / "lssbench" / "__init__.py"), str(ROOT / "baselines" / "__init__.py")]
+    outside = json.loads(_run([sys.executable, "-c", where], elsewhere, env))
+    assert outside[:2] == [str(target / "lssbench" / "__init__.py"), str(target / "baselines" / "__init__.py")]
+    assert at_root[2] == outside[2] and "lssbench-v1" in at_root[2]
+
+    run, preds, data = tmp_path / "run", tmp_path / "preds", str(tiny_data)
+    # in the repository root: the checkout's lssbench (and its splits/ folder) shadows the wheel
+    _run([sys.executable, "-m", "baselines", "train", "--data", data, "--out", str(run), "--config", "tiny"],
+         ROOT, env)
+    # anywhere else: the installed copy, whose split definitions live in lssbench.splitdefs
+    out = _run([sys.executable, "-m", "baselines", "predict", "--data", data, "--split", "test", "--run", str(run),
+                "--out", str(preds)], elsewhere, env)
+    assert f"-> {preds}" in out
+    lssbench_script = target / "bin" / "lssbench"
+    _run([str(lssbench_script), "validate", str(preds), "--gt", data, "--split", "test"], ROOT, env)
+    scores = _run([sys.executable, "-m", "lssbench", "evaluate", str(preds), "--gt", data, "--split", "test",
+                   "--out", str(tmp_path / "results.json")], ROOT, env)
+    assert "mean over the five structures" in scores
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["split"] == "test" and set(results["tasks"]) == {"detection", "grading", "segmentation"}
