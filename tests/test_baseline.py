@@ -413,3 +413,55 @@ def test_readme_baseline_commands_run_from_the_checkout_and_elsewhere_against_a_
     assert "mean over the five structures" in scores
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["split"] == "test" and set(results["tasks"]) == {"detection", "grading", "segmentation"}
+
+
+# --- run records -------------------------------------------------------------------------------
+
+def _record(**overrides):
+    from baselines.record import build_record
+
+    results = {"split": "test", "gt_fingerprint": "sha256:ab",
+               "detection": {"AP50": 0.75, "mAP": 0.4}, "grading": {"qwk": 0.8},
+               "segmentation": {"mean_dice": 0.93, "mean_hd95_mm": 3.25}}
+    fields = dict(command="python -m baselines bench --data d --work w --config cpu", device="cpu", config="cpu",
+                  compiled=False, wall_s=600.4, train_s=550.0, predict_s=50.4, cpu_s=1100.0,
+                  load_before=[1.5, 1.0, 0.5], load_after=[2.25, 1.0, 0.5], train_images_per_s=20.0,
+                  inference_images_per_s=40.0, peak_gpu_memory_mib=None, results=results,
+                  data={"patients": 60}, date="2026-12-01")
+    fields.update(overrides)
+    return build_record(**fields)
+
+
+def test_record_holds_the_run_and_its_summary():
+    from baselines.record import record_filename, results_summary, training_rate
+
+    record = _record()
+    assert record["results"] == {"AP50": 0.75, "mAP": 0.4, "qwk": 0.8, "mean_dice": 0.93, "mean_hd95_mm": 3.25}
+    assert (record["device"], record["split"], record["wall_s"], record["peak_gpu_memory_mib"]) == ("cpu", "test",
+                                                                                                     600.4, None)
+    assert results_summary({"detection": None, "grading": {"qwk": None}}) == {
+        "AP50": None, "mAP": None, "qwk": None, "mean_dice": None, "mean_hd95_mm": None}
+    assert record_filename("2026-12-01", "NVIDIA H200") == "2026-12-01-nvidia-h200.json"
+    assert record_filename("2026-12-01", "cpu", compiled=True) == "2026-12-01-cpu-compile.json"
+    history = [{"train_s": 2.0, "train_images": 30}, {"train_s": 3.0, "train_images": 70}]
+    assert training_rate(history) == pytest.approx(20.0) and training_rate([]) is None
+
+
+def test_results_md_table_comes_from_the_records():
+    from baselines.record import RESULTS_MD, TABLE_BEGIN, TABLE_END, load_records, render_results_md
+
+    records = [("2026-12-01-cpu.json", _record()),
+               ("2026-12-02-nvidia-h200.json", _record(device="NVIDIA H200", config="default", compiled=True,
+                                                       peak_gpu_memory_mib=20480.0))]
+    text = render_results_md(f"intro\n{TABLE_BEGIN}\nstale\n{TABLE_END}\noutro\n", records)
+    rows = text.split(TABLE_BEGIN)[1].split(TABLE_END)[0].strip().splitlines()
+    assert rows[2] == ("| [2026-12-01-cpu.json](results/2026-12-01-cpu.json) | cpu | cpu | 600 | 1100 | 1.5 / 2.2 | "
+                       "20.0 | 40.0 | - | 0.750 | 0.400 | 0.800 | 0.930 | 3.25 |")
+    assert "| NVIDIA H200 | default + compile |" in rows[3] and "| 20480 |" in rows[3]
+    assert text.startswith("intro\n") and text.endswith("\noutro\n") and "stale" not in text
+    with pytest.raises(ValueError, match="lacks the marker lines"):
+        render_results_md("no markers", records)
+    # the shipped RESULTS.md agrees with the shipped records
+    on_record = load_records()
+    assert on_record, "baselines/results/ holds no record"
+    assert render_results_md(RESULTS_MD.read_text("utf-8"), on_record) == RESULTS_MD.read_text("utf-8")
