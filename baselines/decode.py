@@ -143,7 +143,8 @@ def best_boxes(detections: pd.DataFrame) -> pd.DataFrame:
     ``detections`` needs ``image_id`` (``PATIENT/IMAGE``), ``level``, ``side`` and ``score``;
     the result adds ``patient_id``; ties keep the first row.
     """
-    frame = detections.assign(patient_id=detections["image_id"].astype(str).str.partition("/")[0])
+    patient_id = detections["image_id"].astype(str).str.split("/", n=1).str[0]  # (empty-safe, unlike partition)
+    frame = detections.assign(patient_id=patient_id.astype(object))
     frame = frame.sort_values("score", ascending=False, kind="stable")
     return frame.drop_duplicates(["patient_id", "level", "side"], keep="first").reset_index(drop=True)
 

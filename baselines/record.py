@@ -37,6 +37,8 @@ RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 TABLE_BEGIN = "<!-- records: begin (written by python -m baselines records; do not edit by hand) -->"
 TABLE_END = "<!-- records: end -->"
 SCHEMA_VERSION = 1
+#: Environment variables that change how fast a run is; recorded when set.
+RECORDED_ENVIRONMENT = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
 
 
 def device_name(device: torch.device) -> str:
@@ -92,6 +94,7 @@ def build_record(*, command: str, device: str, config: str, compiled: bool, wall
         "cpu_s": cpu_s,
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "environment": {k: os.environ[k] for k in RECORDED_ENVIRONMENT if k in os.environ},
         "load_average_before": load_before,
         "load_average_after": load_after,
         "train_images_per_s": train_images_per_s,

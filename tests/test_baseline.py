@@ -147,6 +147,21 @@ def test_grades_come_from_the_most_confident_box_else_the_prior():
     assert (empty["severity"] == 0).all() and len(empty) == 10
 
 
+def test_best_boxes_one_per_foramen_and_none_from_nothing():
+    from baselines.decode import best_boxes
+
+    detections = pd.DataFrame([
+        _det("PATIENT10001/IM000003", "L4-L5", "left", 0.6, [1, 0, 0, 0]),
+        _det("PATIENT10001/IM000004", "L4-L5", "left", 0.9, [1, 0, 0, 0]),
+        _det("PATIENT10002/IM000004", "L4-L5", "left", 0.2, [1, 0, 0, 0]),
+    ])
+    best = best_boxes(detections)
+    assert best[["patient_id", "image_id", "score"]].values.tolist() == [
+        ["PATIENT10001", "PATIENT10001/IM000004", 0.9], ["PATIENT10002", "PATIENT10002/IM000004", 0.2]]
+    nothing = best_boxes(detections.iloc[:0])
+    assert len(nothing) == 0 and "patient_id" in nothing.columns
+
+
 # --- augmentation ------------------------------------------------------------------------------
 
 def _bright_box_bounds(image: torch.Tensor) -> np.ndarray:
