@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from lssbench.domain import SPLITS
+from lssbench.problems import LssbenchError, UsageError
 
 from baselines.config import CONFIGS
 
@@ -54,7 +55,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a missing file or a lssbench error (bad dataset, unknown split
+    definition) is one ``error:`` line and exit 2 or 1, not a traceback."""
     args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (UsageError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except LssbenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "train":
         from baselines.config import get_config
         from baselines.train import train

@@ -480,3 +480,18 @@ def test_results_md_table_comes_from_the_records():
     on_record = load_records()
     assert on_record, "baselines/results/ holds no record"
     assert render_results_md(RESULTS_MD.read_text("utf-8"), on_record) == RESULTS_MD.read_text("utf-8")
+
+
+def test_cli_errors_are_one_line_and_an_exit_code(tmp_path, capsys):
+    from baselines.__main__ import main
+
+    assert main(["predict", "--data", str(tmp_path), "--run", str(tmp_path / "run"), "--out", str(tmp_path / "p"),
+                 "--device", "cpu"]) == 2
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'run' / 'model.pt'}: no checkpoint; train first "
+                                       f"(python -m baselines train --out {tmp_path / 'run'})\n")
+    assert main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r"), "--config", "tiny",
+                 "--device", "cpu"]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'nowhere'}: 1 problem")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--data", "d", "--work", "w", "--config", "huge"])
+    assert exit_info.value.code == 2
