@@ -1,4 +1,5 @@
-"""Baseline configurations: ``tiny`` (CPU tests) and ``default`` (one GPU, <= 10 minutes)."""
+"""Baseline configurations: ``tiny`` (CPU tests, seconds), ``cpu`` (real numbers on 2 CPU cores in
+<= 15 minutes) and ``default`` (one GPU, <= 10 minutes)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ class Config:
     """Everything a run depends on; stored in the checkpoint."""
 
     name: str = "default"
-    input_size: int = 384  # every image is resized to input_size x input_size
+    input_size: int = 384  # every detection input is resized to input_size x input_size
+    seg_input_size: int = 0  # the segmentation input side (0: input_size)
     context: int = 1  # DICOM neighbours on each side of an annotated slice (2.5D channels)
     det_widths: tuple[int, ...] = (32, 64, 128, 192, 256)
     det_stride: int = 4  # output stride of the CenterNet heads
@@ -38,7 +40,14 @@ class Config:
     grad_clip: float = 5.0
     wh_weight: float = 0.1
     offset_weight: float = 1.0
-    grade_weight: float = 1.0
+    grade_crop: int = 32  # side of the grader's crops (pixels)
+    grade_margin: float = 0.25  # a crop is its box grown by this fraction of the box side on every side
+    grade_jitter: float = 0.1  # train crops: centre shift and size change, fractions of the box side
+    grade_widths: tuple[int, ...] = (16, 32, 64)
+    grade_batch_size: int = 64
+    grade_repeat: int = 2  # the train boxes are seen this often per epoch
+    grade_class_power: float = 0.5  # class weights proportional to frequency ** -power (0: unweighted)
+    grade_decode: str = "expected"  # severity from the probabilities: "expected" (rounded mean) or "argmax"
     top_k: int = 30  # detections kept per image
     score_threshold: float = 0.01
     num_workers: int = 8
@@ -53,6 +62,15 @@ class Config:
         """Slice channels (the slice and its neighbours) plus the lateral-position channel."""
         return 2 * self.context + 2
 
+    @property
+    def seg_size(self) -> int:
+        return self.seg_input_size or self.input_size
+
+    @property
+    def grade_in_channels(self) -> int:
+        """The grader sees the slice and its neighbours (no position channel: the box names the side)."""
+        return 2 * self.context + 1
+
     def as_dict(self) -> dict:
         return asdict(self)
 
@@ -62,18 +80,38 @@ TINY = Config(
     input_size=128,
     det_widths=(8, 16, 32, 48),
     seg_widths=(8, 16, 32, 48),
-    epochs=1,
+    epochs=3,
     batch_size=8,
     seg_batch_size=8,
-    seg_repeat=2,
+    seg_repeat=8,
+    grade_widths=(8, 16, 32),
+    grade_repeat=1,
     lr=3e-3,
     warmup_epochs=0.0,
     num_workers=0,
     log_every=5,
-    val_every=1,
+    val_every=3,
+)
+CPU = Config(
+    name="cpu",
+    input_size=256,
+    seg_input_size=128,
+    det_widths=(8, 16, 32, 48, 64, 96),  # two levels deeper than tiny: the receptive field to tell levels apart
+    seg_widths=(8, 16, 32, 48),
+    grade_widths=(16, 32, 64),
+    epochs=40,
+    batch_size=8,
+    seg_batch_size=8,
+    seg_repeat=6,
+    grade_repeat=4,
+    lr=3e-3,
+    warmup_epochs=1.0,
+    num_workers=0,
+    log_every=50,
+    val_every=10,
 )
 DEFAULT = Config()
-CONFIGS: dict[str, Config] = {"tiny": TINY, "default": DEFAULT}
+CONFIGS: dict[str, Config] = {"tiny": TINY, "cpu": CPU, "default": DEFAULT}
 
 
 def get_config(name: str, **overrides) -> Config:
@@ -87,6 +125,6 @@ def config_from_dict(data: dict) -> Config:
     """Inverse of :meth:`Config.as_dict` (for checkpoints)."""
     data = dict(data)
     data["augment"] = AugmentConfig(**data.get("augment", {}))
-    for key in ("det_widths", "seg_widths"):
+    for key in ("det_widths", "seg_widths", "grade_widths"):
         data[key] = tuple(data[key])
     return Config(**data)

@@ -1,11 +1,12 @@
 """Data pipeline: patient-level split, decoded images cached in memory, torch datasets/loaders.
 
-Every image is resized to a square ``input_size`` grid once and cached as uint8. Intensities
-are percentile-scaled (0.5-99.5 %): a PNG slice by its own pixels, DICOM neighbour slices by
-their whole series. Detection inputs (2.5D) are ``2 * context + 1`` slice channels -- the
-annotated PNG in the middle, its DICOM neighbours around it -- plus one constant channel
-holding the slice's lateral position (DICOM x, patient left positive), which is what tells
-a left foramen from a right one.
+Every image is resized to a square grid once (``input_size`` for detection, ``seg_size``
+for segmentation) and cached as uint8. Intensities are percentile-scaled (0.5-99.5 %): a PNG
+slice by its own pixels, DICOM neighbour slices by their whole series. Detection inputs
+(2.5D) are ``2 * context + 1`` slice channels -- the annotated PNG in the middle, its DICOM
+neighbours around it -- plus one constant channel holding the slice's lateral position
+(DICOM x, patient left positive), which is what tells a left foramen from a right one. The
+same slice channels are also kept at the PNG's own size for the grader's crops.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from lssbench.dataset import read_mask, read_png, read_series_pixels, records
 from lssbench.domain import CATEGORIES, category_name
 from lssbench.splits import fold_patients, resolve_split_definition, split_patients
 
-from baselines.augment import augment
+from baselines.augment import augment, intensity
 from baselines.config import Config
 from baselines.decode import encode_targets
+from baselines.grading import crop_boxes, jitter_boxes
 
 #: Lateral offsets (mm) are divided by this and clipped to [-1, 1] for the position channel.
 POSITION_SCALE_MM = 40.0
@@ -62,15 +64,19 @@ def percentile_scale(array: np.ndarray, reference: np.ndarray | None = None) -> 
     return np.clip((array.astype(np.float32) - low) / (high - low), 0.0, 1.0)
 
 
-def resize(array: np.ndarray, size: int, mode: str = "bilinear") -> np.ndarray:
-    """Resize a (H, W) or (C, H, W) array to (…, size, size) with torch (antialiased when shrinking)."""
+def resize(array: np.ndarray, size: int | tuple[int, int], mode: str = "bilinear") -> np.ndarray:
+    """Resize a (H, W) or (C, H, W) array to (…, size, size) or (…, *size) with torch
+    (antialiased when shrinking)."""
+    shape = (size, size) if isinstance(size, int) else tuple(size)
     tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
     squeeze = tensor.ndim == 2
     tensor = tensor[None, None] if squeeze else tensor[None]
-    if mode == "nearest":
-        out = F.interpolate(tensor, size=(size, size), mode="nearest-exact")
+    if tuple(tensor.shape[-2:]) == shape:
+        out = tensor
+    elif mode == "nearest":
+        out = F.interpolate(tensor, size=shape, mode="nearest-exact")
     else:
-        out = F.interpolate(tensor, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        out = F.interpolate(tensor, size=shape, mode="bilinear", align_corners=False, antialias=True)
     out = out[0, 0] if squeeze else out[0]
     return out.numpy()
 
@@ -91,15 +97,18 @@ def lateral_position(series: records.Series | None, slice_name: str) -> float:
 
 @dataclass
 class DetectionItem:
-    """One annotated slice, decoded and resized: ``pixels`` (C, S, S) uint8, boxes on the S grid."""
+    """One annotated slice, decoded: ``pixels`` (C, S, S) uint8 resized, boxes on the S grid;
+    ``full`` (C, height, width) uint8 the same channels at the PNG's size, ``png_boxes`` its boxes."""
 
     image_id: str
     patient_id: str
     width: int
     height: int
     pixels: np.ndarray
+    full: np.ndarray
     position: float
     boxes: np.ndarray  # (N, 4) float32 xyxy in input pixels
+    png_boxes: np.ndarray  # (N, 4) float32 xyxy in PNG pixels
     labels: np.ndarray  # (N,) int64 category index
     grades: np.ndarray  # (N,) int64
 
@@ -127,9 +136,10 @@ def read_volume(series: records.Series | None) -> np.ndarray | None:
 
 
 def slice_stack(item: records.AnnotatedSlice, series: records.Series | None, volume: np.ndarray | None,
-                centre: np.ndarray, context: int, size: int) -> np.ndarray:
-    """(2 * context + 1, size, size) float: DICOM neighbours around the PNG slice (the PNG repeated if none)."""
-    centre = resize(centre, size)
+                centre: np.ndarray, context: int) -> np.ndarray:
+    """(2 * context + 1, H, W) float at the PNG's size: DICOM neighbours around the PNG slice
+    (resized to it; the PNG repeated where there are none)."""
+    size = centre.shape
     channels = [centre] * (2 * context + 1)
     if volume is None or series is None or item.slice_name not in series.slice_names:
         return np.stack(channels)
@@ -147,13 +157,13 @@ def _detection_item(item: records.AnnotatedSlice, series: records.Series | None,
         raise ValueError(f"{item.image_path}: image is {centre.shape[::-1]}, annotation says "
                          f"{(item.width, item.height)}")
     size = config.input_size
-    stack = slice_stack(item, series, volume, centre, config.context, size)
+    stack = slice_stack(item, series, volume, centre, config.context)
     scale = np.array([size / item.width, size / item.height] * 2, dtype=np.float32)
     boxes = np.array([[b.xmin, b.ymin, b.xmax, b.ymax] for b in item.boxes], dtype=np.float32).reshape(-1, 4)
     return DetectionItem(
         image_id=item.image_id, patient_id=item.patient_id, width=item.width, height=item.height,
-        pixels=to_uint8(stack), position=lateral_position(series, item.slice_name),
-        boxes=boxes * scale,
+        pixels=to_uint8(resize(stack, size)), full=to_uint8(stack), position=lateral_position(series, item.slice_name),
+        boxes=boxes * scale, png_boxes=boxes,
         labels=np.array([CATEGORIES.index(category_name(b.level, b.side)) for b in item.boxes], dtype=np.int64),
         grades=np.array([b.severity for b in item.boxes], dtype=np.int64),
     )
@@ -164,11 +174,11 @@ def _segmentation_item(case: records.SegmentationCase, dataset: records.Dataset,
     image = percentile_scale(read_png(case.image_path))
     mask = None
     if with_masks:
-        mask = resize(read_mask(case.mask_path), config.input_size, mode="nearest").astype(np.uint8)
+        mask = resize(read_mask(case.mask_path), config.seg_size, mode="nearest").astype(np.uint8)
     series = dataset.series.get(case.patient_id)
     spacing = series.spacing_for(case.width, case.height) if series is not None else (1.0, 1.0)
     return SegmentationItem(case.patient_id, case.width, case.height, spacing,
-                            to_uint8(resize(image, config.input_size))[None], mask)
+                            to_uint8(resize(image, config.seg_size))[None], mask)
 
 
 def _parallel(function, items, workers: int) -> list:
@@ -235,9 +245,57 @@ class DetectionSet(TorchDataset):
         if self.train:
             slices, boxes, keep, _ = augment(image[:-1], self.config.augment, boxes=boxes)
             image = torch.cat([slices, image[-1:]])
-            labels, grades = labels[keep], grades[keep]
-        targets = encode_targets(boxes, labels, grades, self.config.input_size, self.config.det_stride)
+            labels = labels[keep]
+        targets = encode_targets(boxes, labels, self.config.input_size, self.config.det_stride)
         return image, targets, index
+
+
+def item_crops(item: DetectionItem, boxes: np.ndarray | torch.Tensor, config: Config) -> torch.Tensor:
+    """Float crops ``(N, C, grade_crop, grade_crop)`` in [0, 1] of ``item.full`` around PNG-pixel ``boxes``.
+
+    Only the window around the boxes is turned into floats (the crops are the same as
+    :func:`baselines.grading.crop_boxes` on the whole image).
+    """
+    boxes = torch.as_tensor(np.asarray(boxes, dtype=np.float32)).reshape(-1, 4)
+    if len(boxes) == 0:
+        return torch.zeros(0, item.full.shape[0], config.grade_crop, config.grade_crop)
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    grow = config.grade_margin + 1.0  # a pixel of bilinear support beyond the sampled area
+    x0 = int(max(0, float((boxes[:, 0] - grow * w).min()) - 1))
+    y0 = int(max(0, float((boxes[:, 1] - grow * h).min()) - 1))
+    x1 = int(min(item.width, float((boxes[:, 2] + grow * w).max()) + 2))
+    y1 = int(min(item.height, float((boxes[:, 3] + grow * h).max()) + 2))
+    if x1 <= x0 or y1 <= y0:  # every box outside the image: crops of zeros
+        return torch.zeros(len(boxes), item.full.shape[0], config.grade_crop, config.grade_crop)
+    window = torch.from_numpy(np.ascontiguousarray(item.full[:, y0:y1, x0:x1])).float() / 255
+    shifted = boxes - torch.tensor([x0, y0, x0, y0], dtype=torch.float32)
+    # the window reaches a margin of a box side beyond every sampled point (or the image edge),
+    # so the crops read the same pixels, and the same zeros outside the image, as on the whole image
+    return crop_boxes(window, shifted, config.grade_crop, config.grade_margin)
+
+
+class GradeSet(TorchDataset):
+    """Ground-truth boxes -> (crop, grade); jittered and intensity-augmented when ``train``;
+    every box repeated ``repeat`` times."""
+
+    def __init__(self, items: list[DetectionItem], config: Config, train: bool, repeat: int = 1):
+        self.items, self.config, self.train = items, config, train
+        self.boxes = [(i, k) for i, item in enumerate(items) for k in range(len(item.grades))]
+        self.repeat = repeat
+
+    def __len__(self) -> int:
+        return len(self.boxes) * self.repeat
+
+    def __getitem__(self, index: int):
+        i, k = self.boxes[index % len(self.boxes)]
+        item = self.items[i]
+        box = torch.from_numpy(item.png_boxes[k : k + 1])
+        if self.train:
+            box = jitter_boxes(box, self.config.grade_jitter)
+        crop = item_crops(item, box, self.config)[0]
+        if self.train:
+            crop = intensity(crop, self.config.augment)
+        return crop, torch.tensor(int(item.grades[k])), index % len(self.boxes)
 
 
 class SegmentationSet(TorchDataset):
@@ -276,9 +334,13 @@ def worker_init(worker_id: int) -> None:
 
 
 def make_loader(dataset: TorchDataset, batch_size: int, train: bool, config: Config, device: torch.device,
-                distributed: bool = False, seed: int = 0) -> DataLoader:
-    """A DataLoader that keeps a GPU fed: workers, pinned memory, persistent workers, prefetching."""
+                distributed: bool = False, seed: int = 0, share: float = 1.0) -> DataLoader:
+    """A DataLoader that keeps a GPU fed: workers, pinned memory, persistent workers, prefetching.
+
+    ``share`` of ``config.num_workers`` worker processes (at least one when there are any).
+    """
     workers = min(config.num_workers, os.cpu_count() or 1)
+    workers = max(1, round(workers * share)) if workers else 0
     sampler = DistributedSampler(dataset, shuffle=train, seed=seed) if distributed else None
     per_replica = len(sampler) if sampler is not None else len(dataset)
     generator = torch.Generator().manual_seed(seed)

@@ -1,4 +1,4 @@
-"""CenterNet targets and decoding, and the grades-from-detections rule.
+"""CenterNet targets and decoding, and the per-foramen grade rule (most confident box).
 
 Coordinates here are pixels of the network input (``input_size`` square) unless a
 function says otherwise; :func:`decode` returns boxes on that grid and the caller
@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from lssbench.domain import CATEGORIES, GRADES, LEVELS, PROBABILITY_COLUMNS, SIDES, split_category
+
+from baselines.grading import severity_from_probs
 
 MAX_OBJECTS = 32
 
@@ -46,12 +48,12 @@ def draw_gaussian(heatmap: torch.Tensor, cx: int, cy: int, radius: int) -> None:
     torch.maximum(patch, g.to(heatmap.dtype), out=patch)
 
 
-def encode_targets(boxes: torch.Tensor, labels: torch.Tensor, grades: torch.Tensor, input_size: int,
-                   stride: int, num_categories: int = len(CATEGORIES)) -> dict[str, torch.Tensor]:
+def encode_targets(boxes: torch.Tensor, labels: torch.Tensor, input_size: int, stride: int,
+                   num_categories: int = len(CATEGORIES)) -> dict[str, torch.Tensor]:
     """CenterNet targets of one image from ``boxes`` (N, 4) xyxy in input pixels.
 
     Returns ``heatmap`` (C, H, W), and per object slot (``MAX_OBJECTS``): ``index`` (flat
-    cell index), ``mask``, ``wh`` and ``offset`` (in output cells) and ``grade``.
+    cell index), ``mask``, ``wh`` and ``offset`` (in output cells).
     """
     size = input_size // stride
     heatmap = torch.zeros(num_categories, size, size)
@@ -59,8 +61,7 @@ def encode_targets(boxes: torch.Tensor, labels: torch.Tensor, grades: torch.Tens
     mask = torch.zeros(MAX_OBJECTS)
     wh = torch.zeros(MAX_OBJECTS, 2)
     offset = torch.zeros(MAX_OBJECTS, 2)
-    grade = torch.zeros(MAX_OBJECTS, dtype=torch.long)
-    for k, (box, label, g) in enumerate(zip(boxes[:MAX_OBJECTS], labels, grades)):
+    for k, (box, label) in enumerate(zip(boxes[:MAX_OBJECTS], labels)):
         x0, y0, x1, y1 = (box / stride).tolist()
         w, h = x1 - x0, y1 - y0
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
@@ -73,8 +74,7 @@ def encode_targets(boxes: torch.Tensor, labels: torch.Tensor, grades: torch.Tens
         mask[k] = 1
         wh[k] = torch.tensor([w, h])
         offset[k] = torch.tensor([cx - ix, cy - iy])
-        grade[k] = int(g)
-    return {"heatmap": heatmap, "index": index, "mask": mask, "wh": wh, "offset": offset, "grade": grade}
+    return {"heatmap": heatmap, "index": index, "mask": mask, "wh": wh, "offset": offset}
 
 
 def gather(feature: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -88,8 +88,8 @@ def decode(outputs: dict[str, torch.Tensor], stride: int, top_k: int = 30,
            score_threshold: float = 0.0) -> list[dict[str, np.ndarray]]:
     """Detections of a batch: 3x3 max-pool NMS on the heatmaps, then the top ``top_k`` peaks.
 
-    Per image: ``category`` (index into CATEGORIES), ``score``, ``boxes`` (xyxy in input
-    pixels) and ``grade_probs`` (softmax of the severity head at the peak).
+    Per image: ``category`` (index into CATEGORIES), ``score`` and ``boxes`` (xyxy in input
+    pixels).
     """
     heat = torch.sigmoid(outputs["heatmap"].float())
     b, c, h, w = heat.shape
@@ -100,7 +100,6 @@ def decode(outputs: dict[str, torch.Tensor], stride: int, top_k: int = 30,
     ys, xs = (cell // w).float(), (cell % w).float()
     wh = gather(outputs["wh"].float(), cell)
     offset = gather(outputs["offset"].float(), cell)
-    probs = gather(outputs["grade"].float(), cell).softmax(-1)
     cx, cy = xs + offset[..., 0], ys + offset[..., 1]
     min_side = 1.0 / stride  # at least one input pixel
     half_w, half_h = wh[..., 0].clamp(min=min_side) / 2, wh[..., 1].clamp(min=min_side) / 2
@@ -112,14 +111,13 @@ def decode(outputs: dict[str, torch.Tensor], stride: int, top_k: int = 30,
             "category": category[i][keep].cpu().numpy(),
             "score": scores[i][keep].cpu().numpy(),
             "boxes": boxes[i][keep].cpu().numpy(),
-            "grade_probs": probs[i][keep].cpu().numpy(),
         })
     return result
 
 
 def detections_table(image_id: str, decoded: dict[str, np.ndarray], scale_x: float, scale_y: float,
                      width: int, height: int) -> pd.DataFrame:
-    """One image's decoded detections as detection rows in PNG pixels (plus ``p_*`` columns).
+    """One image's decoded detections as detection rows in PNG pixels.
 
     Boxes are clipped to the image; boxes left without area are dropped.
     """
@@ -136,24 +134,33 @@ def detections_table(image_id: str, decoded: dict[str, np.ndarray], scale_x: flo
         "score": decoded["score"].astype(np.float64),
         "xmin": boxes[:, 0], "ymin": boxes[:, 1], "xmax": boxes[:, 2], "ymax": boxes[:, 3],
     })
-    for j, column in enumerate(PROBABILITY_COLUMNS):
-        frame[column] = decoded["grade_probs"][:, j].astype(np.float64)
     return frame
 
 
-def grades_from_detections(detections: pd.DataFrame, patients: list[str], prior: list[float]) -> pd.DataFrame:
-    """One grade row per foramen (all 10 of every patient) from that patient's detections.
+def best_boxes(detections: pd.DataFrame) -> pd.DataFrame:
+    """The most confident detection of every foramen (patient, level, side) that has one.
 
-    A foramen takes the grade probabilities of its most confident box over the patient's
-    slices (``detections`` needs ``image_id, level, side, score`` and ``p_*`` columns);
-    a foramen without a box gets grade 0 and the ``prior`` (train grade frequencies).
+    ``detections`` needs ``image_id`` (``PATIENT/IMAGE``), ``level``, ``side`` and ``score``;
+    the result adds ``patient_id``; ties keep the first row.
+    """
+    patient_id = detections["image_id"].astype(str).str.split("/", n=1).str[0]  # (empty-safe, unlike partition)
+    frame = detections.assign(patient_id=patient_id.astype(object))
+    frame = frame.sort_values("score", ascending=False, kind="stable")
+    return frame.drop_duplicates(["patient_id", "level", "side"], keep="first").reset_index(drop=True)
+
+
+def grades_from_detections(detections: pd.DataFrame, patients: list[str], prior: list[float],
+                           rule: str = "expected") -> pd.DataFrame:
+    """One grade row per foramen (all 10 of every patient) from graded detections.
+
+    A foramen takes the grade probabilities (``p_*`` columns, the grader's on the crop of
+    that box) of its most confident box over the patient's slices, and the severity
+    ``rule`` of :func:`baselines.grading.severity_from_probs` turns them into a grade. A
+    foramen without a box gets grade 0 and the ``prior`` (train grade frequencies).
     """
     best: dict[tuple[str, str, str], np.ndarray] = {}
     if len(detections):
-        frame = detections.assign(patient_id=detections["image_id"].str.partition("/")[0])
-        frame = frame.sort_values("score", ascending=False, kind="stable")
-        frame = frame.drop_duplicates(["patient_id", "level", "side"], keep="first")
-        for row in frame.itertuples(index=False):
+        for row in best_boxes(detections).itertuples(index=False):
             best[(row.patient_id, row.level, row.side)] = np.array([getattr(row, c) for c in PROBABILITY_COLUMNS])
     prior_array = np.asarray(prior, dtype=np.float64)
     rows = []
@@ -161,7 +168,9 @@ def grades_from_detections(detections: pd.DataFrame, patients: list[str], prior:
         for level in LEVELS:
             for side in SIDES:
                 probs = best.get((patient_id, level, side))
-                severity = GRADES[int(np.argmax(probs))] if probs is not None else GRADES[0]
-                probs = prior_array if probs is None else probs
-                rows.append([patient_id, level, side, severity, *probs.tolist()])
+                if probs is None:
+                    rows.append([patient_id, level, side, GRADES[0], *prior_array.tolist()])
+                else:
+                    severity = int(severity_from_probs(probs[None], rule)[0])
+                    rows.append([patient_id, level, side, severity, *probs.tolist()])
     return pd.DataFrame(rows, columns=["patient_id", "level", "side", "severity", *PROBABILITY_COLUMNS])

@@ -1,4 +1,4 @@
-"""Training losses: CenterNet focal loss, L1 at centres, severity CE at centres, Dice + CE."""
+"""Training losses: CenterNet focal loss and L1 at centres, the grader's ordinal loss, Dice + CE."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from baselines.decode import gather
+from baselines.grading import cumulative_probs
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0) -> torch.Tensor:
@@ -26,12 +27,18 @@ def masked_l1(pred: torch.Tensor, index: torch.Tensor, mask: torch.Tensor, targe
     return (F.l1_loss(values, target, reduction="none") * weight).sum() / weight.sum().clamp(min=1)
 
 
-def grade_loss(logits: torch.Tensor, index: torch.Tensor, mask: torch.Tensor, grade: torch.Tensor) -> torch.Tensor:
-    """Severity cross-entropy at the object centres."""
-    values = gather(logits.float(), index)  # (B, K, G)
-    ce = F.cross_entropy(values.reshape(-1, values.shape[-1]), grade.reshape(-1), reduction="none")
-    m = mask.reshape(-1)
-    return (ce * m).sum() / m.sum().clamp(min=1)
+def ordinal_loss(cumulative_logits: torch.Tensor, grade: torch.Tensor,
+                 weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Class-weighted negative log-likelihood of a cumulative-link model.
+
+    ``-sum_i w[y_i] log P(y_i) / sum_i w[y_i]`` with ``P`` from
+    :func:`baselines.grading.cumulative_probs` (``weights`` None: all 1). A wrong grade
+    costs more the further it is from the truth, as the cumulatives share one score.
+    """
+    probs = cumulative_probs(cumulative_logits)
+    nll = -torch.log(probs.gather(1, grade[:, None]).clamp(min=1e-7))[:, 0]
+    w = torch.ones_like(nll) if weights is None else weights.to(nll.device)[grade]
+    return (nll * w).sum() / w.sum().clamp(min=1e-12)
 
 
 def detection_loss(outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], config) -> dict[str, torch.Tensor]:
@@ -41,10 +48,8 @@ def detection_loss(outputs: dict[str, torch.Tensor], targets: dict[str, torch.Te
         "heatmap": focal_loss(outputs["heatmap"], targets["heatmap"]),
         "wh": masked_l1(outputs["wh"], index, mask, targets["wh"]),
         "offset": masked_l1(outputs["offset"], index, mask, targets["offset"]),
-        "grade": grade_loss(outputs["grade"], index, mask, targets["grade"]),
     }
-    parts["total"] = (parts["heatmap"] + config.wh_weight * parts["wh"] + config.offset_weight * parts["offset"]
-                      + config.grade_weight * parts["grade"])
+    parts["total"] = parts["heatmap"] + config.wh_weight * parts["wh"] + config.offset_weight * parts["offset"]
     return parts
 
 

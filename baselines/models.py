@@ -1,4 +1,4 @@
-"""A plain 2D U-Net and a CenterNet-style foramen detector built on the same body."""
+"""A plain 2D U-Net, a CenterNet-style foramen detector on the same body, and the crop grader."""
 
 from __future__ import annotations
 
@@ -85,15 +85,15 @@ def _head(in_ch: int, out_ch: int, hidden: int) -> nn.Sequential:
 
 
 class CenterNet(nn.Module):
-    """CenterNet-style detector with a severity head.
+    """CenterNet-style foramen detector.
 
     Outputs at ``1 / stride`` of the input: ``heatmap`` (10 category logits, one per
-    level/side), ``wh`` (box width and height in output cells), ``offset`` (sub-cell
-    centre offset) and ``grade`` (4 severity logits).
+    level/side), ``wh`` (box width and height in output cells) and ``offset`` (sub-cell
+    centre offset). Grading is the :class:`Grader`'s job, on crops around the boxes.
     """
 
     def __init__(self, in_ch: int = 3, widths: tuple[int, ...] = (32, 64, 128, 256), stride: int = 4,
-                 num_categories: int = len(CATEGORIES), num_grades: int = len(GRADES), prior: float = 0.05):
+                 num_categories: int = len(CATEGORIES), prior: float = 0.05):
         super().__init__()
         self.stride = stride
         self.body = UNetBody(in_ch, widths, out_stride=stride)
@@ -102,7 +102,6 @@ class CenterNet(nn.Module):
         self.heatmap = _head(ch, num_categories, hidden)
         self.wh = _head(ch, 2, hidden)
         self.offset = _head(ch, 2, hidden)
-        self.grade = _head(ch, num_grades, hidden)
         nn.init.constant_(self.heatmap[-1].bias, -math.log((1 - prior) / prior))
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -111,12 +110,44 @@ class CenterNet(nn.Module):
             "heatmap": self.heatmap(features),
             "wh": self.wh(features),
             "offset": self.offset(features),
-            "grade": self.grade(features),
         }
 
 
-def build_models(config) -> tuple[CenterNet, UNet]:
-    """The detector and the segmenter of a :class:`baselines.config.Config`."""
+class Grader(nn.Module):
+    """Severity of one foramen crop as a cumulative-link (ordinal logistic) model.
+
+    A small CNN maps a crop ``(B, in_ch, S, S)`` to one severity score ``s`` per crop; the
+    ``num_grades - 1`` ordered cut points ``theta`` (the first free, the others spaced by
+    softplus steps, so always increasing) give ``P(grade <= k) = sigmoid(theta_k - s)``.
+    ``forward`` returns the cumulative logits ``theta_k - s`` (B, num_grades - 1), increasing
+    in ``k`` as the cumulative probabilities are.
+    """
+
+    def __init__(self, in_ch: int = 3, widths: tuple[int, ...] = (16, 32, 64), num_grades: int = len(GRADES)):
+        super().__init__()
+        blocks, prev = [], in_ch
+        for i, width in enumerate(widths):
+            if i:
+                blocks.append(nn.MaxPool2d(2))
+            blocks.append(conv_block(prev, width))
+            prev = width
+        self.features = nn.Sequential(*blocks)
+        self.score = nn.Linear(2 * prev, 1)
+        self.first_cut = nn.Parameter(torch.zeros(1))
+        self.cut_steps = nn.Parameter(torch.zeros(num_grades - 2))
+
+    def cutpoints(self) -> torch.Tensor:
+        return torch.cat([self.first_cut, self.first_cut + torch.cumsum(F.softplus(self.cut_steps) + 1e-3, 0)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.features(x)
+        pooled = torch.cat([f.mean((2, 3)), f.amax((2, 3))], dim=1)
+        return self.cutpoints()[None, :] - self.score(pooled).float()
+
+
+def build_models(config) -> tuple[CenterNet, UNet, Grader]:
+    """The detector, the segmenter and the grader of a :class:`baselines.config.Config`."""
     detector = CenterNet(config.det_in_channels, config.det_widths, config.det_stride)
     segmenter = UNet(1, config.seg_widths)
-    return detector, segmenter
+    grader = Grader(config.grade_in_channels, config.grade_widths)
+    return detector, segmenter, grader

@@ -12,14 +12,15 @@ import torch.nn.functional as F
 
 import lssbench
 from lssbench.dataset import read_dataset
-from lssbench.domain import DETECTION_COLUMNS
+from lssbench.domain import DETECTION_COLUMNS, PROBABILITY_COLUMNS
 from lssbench.splits import split_patients
 from lssbench.submission import write_submission
 
 from baselines.config import Config, config_from_dict
-from baselines.data import (DetectionItem, SegmentationItem, detection_input, load_detection_items,
+from baselines.data import (DetectionItem, SegmentationItem, detection_input, item_crops, load_detection_items,
                             load_segmentation_items)
-from baselines.decode import decode, detections_table, grades_from_detections
+from baselines.decode import best_boxes, decode, detections_table, grades_from_detections
+from baselines.grading import cumulative_probs
 from baselines.models import build_models
 from baselines.runtime import autocast, log, pick_device
 
@@ -27,17 +28,20 @@ CHECKPOINT = "model.pt"
 
 
 def load_run(run: str | Path, device: torch.device):
-    """The detector, segmenter, config and checkpoint dict of a training run folder."""
-    checkpoint = torch.load(Path(run) / CHECKPOINT, map_location="cpu", weights_only=False)
+    """The models (``det``, ``seg``, ``grade``), config and checkpoint dict of a training run folder."""
+    path = Path(run) / CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no checkpoint; train first (python -m baselines train --out {run})")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     config = config_from_dict(checkpoint["config"])
-    detector, segmenter = build_models(config)
-    detector.load_state_dict(checkpoint["detector"])
-    segmenter.load_state_dict(checkpoint["segmenter"])
-    for model in (detector, segmenter):
+    models = dict(zip(("det", "seg", "grade"), build_models(config)))
+    for key, name in (("det", "detector"), ("seg", "segmenter"), ("grade", "grader")):
+        models[key].load_state_dict(checkpoint[name])
+    for model in models.values():
         model.to(device).eval()
         if device.type == "cuda":
             model.to(memory_format=torch.channels_last)
-    return detector, segmenter, config, checkpoint
+    return models, config, checkpoint
 
 
 def _batches(items: list, size: int):
@@ -53,7 +57,7 @@ def _to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
 @torch.no_grad()
 def infer_detections(detector: torch.nn.Module, items: list[DetectionItem], config: Config,
                      device: torch.device, batch_size: int = 32) -> pd.DataFrame:
-    """Detections of every item, boxes in its PNG pixels, with grade probabilities ``p_*``."""
+    """Detections of every item, boxes in its PNG pixels."""
     frames = []
     for batch in _batches(items, batch_size):
         x = _to_device(torch.stack([detection_input(item) for item in batch]), device)
@@ -65,9 +69,30 @@ def infer_detections(detector: torch.nn.Module, items: list[DetectionItem], conf
             frames.append(detections_table(item.image_id, found, item.width / size, item.height / size,
                                            item.width, item.height))
     if not frames:
-        return detections_table("", {"category": np.zeros(0, int), "score": np.zeros(0), "boxes": np.zeros((0, 4)),
-                                     "grade_probs": np.zeros((0, 4))}, 1, 1, 1, 1)
+        return detections_table("", {"category": np.zeros(0, int), "score": np.zeros(0), "boxes": np.zeros((0, 4))},
+                                1, 1, 1, 1)
     return pd.concat(frames, ignore_index=True)
+
+
+@torch.no_grad()
+def infer_grades(grader: torch.nn.Module, items: list[DetectionItem], boxes: pd.DataFrame, config: Config,
+                 device: torch.device, batch_size: int = 256) -> pd.DataFrame:
+    """``boxes`` (detection rows) with the grader's probabilities ``p_*`` of the crop around each."""
+    boxes = boxes.reset_index(drop=True)
+    by_id = {item.image_id: item for item in items}
+    rows, crops = [], []
+    for image_id, group in boxes.groupby("image_id", sort=False):
+        rows.append(group.index.to_numpy())
+        crops.append(item_crops(by_id[image_id], group[["xmin", "ymin", "xmax", "ymax"]].to_numpy(), config))
+    probs = np.zeros((len(boxes), len(PROBABILITY_COLUMNS)))
+    if crops:
+        stacked, out = torch.cat(crops), []
+        for start in range(0, len(stacked), batch_size):
+            with autocast(device):
+                logits = grader(_to_device(stacked[start:start + batch_size], device))
+            out.append(cumulative_probs(logits).cpu().numpy())
+        probs[np.concatenate(rows)] = np.concatenate(out)
+    return boxes.assign(**{column: probs[:, j] for j, column in enumerate(PROBABILITY_COLUMNS)})
 
 
 @torch.no_grad()
@@ -86,13 +111,18 @@ def infer_masks(segmenter: torch.nn.Module, items: list[SegmentationItem], devic
     return masks
 
 
-def predict_items(detector, segmenter, config: Config, det_items: list[DetectionItem],
+def predict_items(models: dict, config: Config, det_items: list[DetectionItem],
                   seg_items: list[SegmentationItem], patients: list[str], prior: list[float],
                   device: torch.device) -> dict:
-    """Submission tables of some cached items: ``detections`` (with ``p_*``), ``grades``, ``masks``."""
-    detections = infer_detections(detector, det_items, config, device)
-    grades = grades_from_detections(detections, patients, prior)
-    masks = infer_masks(segmenter, seg_items, device)
+    """Submission tables of some cached items: ``detections``, ``grades``, ``masks``.
+
+    Grades: the grader sees the crop of each foramen's most confident box only (the rule
+    of :func:`baselines.decode.grades_from_detections`, which also gives the fallback).
+    """
+    detections = infer_detections(models["det"], det_items, config, device)
+    graded = infer_grades(models["grade"], det_items, best_boxes(detections), config, device)
+    grades = grades_from_detections(graded, patients, prior, config.grade_decode)
+    masks = infer_masks(models["seg"], seg_items, device)
     return {"detections": detections, "grades": grades, "masks": masks}
 
 
@@ -103,7 +133,7 @@ def predict(data: str | Path, split: str, run: str | Path, out: str | Path, devi
     The split definition is the run's own unless ``definition`` names another.
     """
     dev = pick_device(device)
-    detector, segmenter, config, checkpoint = load_run(run, dev)
+    models, config, checkpoint = load_run(run, dev)
     dataset = read_dataset(data)
     patients = split_patients(dataset.patients, split, definition or checkpoint["split"]["definition"])
     start = time.perf_counter()
@@ -111,16 +141,17 @@ def predict(data: str | Path, split: str, run: str | Path, out: str | Path, devi
     seg_items = load_segmentation_items(dataset, patients, config, with_masks=False)
     load_s = time.perf_counter() - start
     start = time.perf_counter()
-    tables = predict_items(detector, segmenter, config, det_items, seg_items, patients, checkpoint["grade_prior"], dev)
+    tables = predict_items(models, config, det_items, seg_items, patients, checkpoint["grade_prior"], dev)
     if dev.type == "cuda":
         torch.cuda.synchronize()
     infer_s = time.perf_counter() - start
     meta = {
         "team": "lssbench",
-        "method": f"lssbench reference baseline (CenterNet + U-Net, config {config.name})",
+        "method": f"lssbench reference baseline (CenterNet + crop grader + U-Net, config {config.name})",
         "url": "https://github.com/lssbench/lssbench/tree/main/baselines",
-        "description": ("2.5D CenterNet-style foramen detector with a severity head; per-foramen grade from the "
-                        "most confident box of that level/side; 2D U-Net on the middle slice. "
+        "description": ("2.5D CenterNet-style foramen detector; a small ordinal (cumulative-link) CNN grades "
+                        "the crop (slice and neighbours) of each foramen's most confident box; "
+                        "2D U-Net on the middle slice. "
                         f"Split {split}, epoch {checkpoint['epoch']}, lssbench {lssbench.__version__}."),
     }
     write_submission_tables(out, tables, meta)

@@ -1,11 +1,14 @@
-"""Training: both models in one loop, validation with lssbench's metrics, checkpoints in RUN/."""
+"""Training: detector, segmenter and grader in one loop, validation with lssbench's metrics,
+checkpoints in RUN/."""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -20,7 +23,8 @@ from lssbench.jsonio import write_json_atomic
 
 from baselines import data as D
 from baselines.config import Config
-from baselines.losses import detection_loss, segmentation_loss
+from baselines.grading import class_weights
+from baselines.losses import detection_loss, ordinal_loss, segmentation_loss
 from baselines.models import build_models
 from baselines.predict import CHECKPOINT, predict_items
 from baselines.runtime import (autocast, cleanup_distributed, current, grad_scaler, log, pick_device,
@@ -95,20 +99,19 @@ def lr_lambda(config: Config, steps_per_epoch: int):
     return factor
 
 
-def interleave(det_loader, seg_loader, limit: int):
-    """Yield ("det", batch) and ("seg", batch) spread evenly over one epoch (at most ``limit`` steps)."""
-    n_det, n_seg = len(det_loader), len(seg_loader)
-    total = n_det + n_seg
-    det_iter, seg_iter = iter(det_loader), iter(seg_loader)
-    done_det = done_seg = 0
-    for step in range(min(total, limit) if limit else total):
-        # pick the task that is furthest behind its share of the epoch
-        if done_seg >= n_seg or (done_det < n_det and done_det / n_det <= done_seg / n_seg):
-            done_det += 1
-            yield "det", next(det_iter)
-        else:
-            done_seg += 1
-            yield "seg", next(seg_iter)
+def interleave(loaders: dict, limit: int = 0) -> Iterable[tuple[str, object]]:
+    """Yield (task, batch) of every loader, spread evenly over one epoch (at most ``limit`` steps).
+
+    Each step goes to the task furthest behind its share of the epoch (ties: the first named).
+    """
+    sizes = {kind: len(loader) for kind, loader in loaders.items() if len(loader)}
+    iters = {kind: iter(loaders[kind]) for kind in sizes}
+    done = dict.fromkeys(sizes, 0)
+    total = sum(sizes.values())
+    for _ in range(min(total, limit) if limit else total):
+        kind = min((k for k in sizes if done[k] < sizes[k]), key=lambda k: done[k] / sizes[k])
+        done[kind] += 1
+        yield kind, next(iters[kind])
 
 
 def _device_batch(x: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -116,8 +119,15 @@ def _device_batch(x: torch.Tensor, device: torch.device) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" and x.ndim == 4 else x
 
 
-def train_step(kind: str, batch, models: dict, config: Config, device: torch.device) -> dict[str, torch.Tensor]:
+def train_step(kind: str, batch, models: dict, config: Config, device: torch.device,
+               grade_weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Forward one batch of one task and return its losses."""
+    if kind == "grade":
+        crops, grades, _ = batch
+        with autocast(device):
+            logits = models["grade"](_device_batch(crops, device))
+        loss = ordinal_loss(logits, grades.to(device, non_blocking=True), grade_weights)
+        return {"total": loss}
     if kind == "det":
         image, targets, _ = batch
         targets = {k: v.to(device, non_blocking=True) for k, v in targets.items()}
@@ -135,6 +145,7 @@ def save_checkpoint(out: Path, models: dict, config: Config, split: dict, epoch:
     state = {
         "detector": unwrap(models["det"]).state_dict(),
         "segmenter": unwrap(models["seg"]).state_dict(),
+        "grader": unwrap(models["grade"]).state_dict(),
         "config": config.as_dict(),
         "lssbench_version": lssbench.__version__,
         "torch_version": torch.__version__,
@@ -158,7 +169,8 @@ def _fmt(metrics: dict) -> str:
 
 def train(data: str | Path, out: str | Path, config: Config, fold: int | None = None, device: str = "auto",
           compile_model: bool = False, definition: str | None = None) -> list[dict]:
-    """Train both models on the train patients and validate each epoch; returns the history."""
+    """Train the three models on the train patients, validating every ``val_every`` epochs;
+    returns the history."""
     dist = setup_distributed(device)
     dev = pick_device(device)
     D.seed_everything(config.seed + dist.rank)
@@ -178,19 +190,30 @@ def train(data: str | Path, out: str | Path, config: Config, fold: int | None = 
     truth = truth_tables(dataset, split["val"]) if dist.main else {}
     spacing = {item.patient_id: item.spacing_mm for item in seg_val}
     prior = D.grade_prior(det_train)
+    grade_counts = np.bincount(np.concatenate([i.grades for i in det_train] or [np.zeros(0, np.int64)]),
+                               minlength=len(prior))[: len(prior)]
+    grade_weights = class_weights(grade_counts, config.grade_class_power).to(dev)
     log(f"data: {len(split['train'])} train / {len(split['val'])} val patients ({split['validation']}), "
         f"{len(det_train)} / {len(det_val)} annotated slices, {len(seg_train)} / {len(seg_val)} masks, "
         f"cached in {time.perf_counter() - start:.1f}s; device {dev}, world size {dist.world_size}")
     if not det_train or not seg_train:
         raise RuntimeError("no training images: check the dataset folder and the split")
 
-    detector, segmenter = build_models(config)
-    models = {"det": wrap(detector, dev, compile_model), "seg": wrap(segmenter, dev, compile_model)}
-    det_loader = D.make_loader(D.DetectionSet(det_train, config, train=True), config.batch_size, True, config, dev,
-                               dist.enabled, config.seed)
-    seg_loader = D.make_loader(D.SegmentationSet(seg_train, config, train=True, repeat=config.seg_repeat),
-                               config.seg_batch_size, True, config, dev, dist.enabled, config.seed + 1)
-    steps = len(det_loader) + len(seg_loader)
+    detector, segmenter, grader = build_models(config)
+    models = {"det": wrap(detector, dev, compile_model), "seg": wrap(segmenter, dev, compile_model),
+              "grade": wrap(grader, dev, compile_model)}
+    loaders = {
+        "det": D.make_loader(D.DetectionSet(det_train, config, train=True), config.batch_size, True, config, dev,
+                             dist.enabled, config.seed),
+        # the three loaders' workers all stay alive: segmentation and grading get half as many
+        "seg": D.make_loader(D.SegmentationSet(seg_train, config, train=True, repeat=config.seg_repeat),
+                             config.seg_batch_size, True, config, dev, dist.enabled, config.seed + 1, share=0.5),
+        "grade": D.make_loader(D.GradeSet(det_train, config, train=True, repeat=config.grade_repeat),
+                               config.grade_batch_size, True, config, dev, dist.enabled, config.seed + 2, share=0.5),
+    }
+    log(f"grader: {int(grade_counts.sum())} train boxes, grade counts {grade_counts.tolist()}, "
+        f"class weights {[round(w, 2) for w in grade_weights.tolist()]}")
+    steps = sum(len(loader) for loader in loaders.values())
     if config.max_steps_per_epoch:
         steps = min(steps, config.max_steps_per_epoch)
     params = [p for m in models.values() for p in m.parameters()]
@@ -200,15 +223,15 @@ def train(data: str | Path, out: str | Path, config: Config, fold: int | None = 
 
     history: list[dict] = []
     for epoch in range(1, config.epochs + 1):
-        for loader in (det_loader, seg_loader):
+        for loader in loaders.values():
             if dist.enabled:
                 loader.sampler.set_epoch(epoch)
-        stats = run_epoch(epoch, models, det_loader, seg_loader, steps, optimizer, scheduler, scaler, config, dev)
+        stats = run_epoch(epoch, models, loaders, steps, optimizer, scheduler, scaler, config, dev, grade_weights)
         if dist.main and (epoch % config.val_every == 0 or epoch == config.epochs):
             for m in models.values():
                 m.eval()
             val_start = time.perf_counter()
-            tables = predict_items(unwrap(models["det"]), unwrap(models["seg"]), config, det_val, seg_val,
+            tables = predict_items({k: unwrap(m) for k, m in models.items()}, config, det_val, seg_val,
                                    split["val"], prior, dev)
             stats["val"] = validation_metrics(tables, truth, spacing)
             stats["val_s"] = time.perf_counter() - val_start
@@ -228,14 +251,18 @@ def train(data: str | Path, out: str | Path, config: Config, fold: int | None = 
     return history
 
 
-def run_epoch(epoch, models, det_loader, seg_loader, steps, optimizer, scheduler, scaler, config, dev) -> dict:
-    """One pass over both training sets; returns mean losses and throughput."""
-    sums: dict[str, list[torch.Tensor]] = {"det": [], "seg": [], "heatmap": [], "wh": [], "offset": [], "grade": []}
-    images, step_start = 0, time.perf_counter()
-    epoch_start = step_start
+def run_epoch(epoch, models, loaders, steps, optimizer, scheduler, scaler, config, dev, grade_weights) -> dict:
+    """One pass over the three training sets; returns mean losses and throughput.
+
+    Throughput counts detection and segmentation images (``train_images``); grader crops
+    are counted apart (``train_crops``).
+    """
+    sums: dict[str, list[torch.Tensor]] = {"det": [], "seg": [], "grade": [], "heatmap": [], "wh": [], "offset": []}
+    images = crops = 0
+    epoch_start = time.perf_counter()
     params = [p for m in models.values() for p in m.parameters()]
-    for step, (kind, batch) in enumerate(interleave(det_loader, seg_loader, steps), start=1):
-        losses = train_step(kind, batch, models, config, dev)
+    for step, (kind, batch) in enumerate(interleave(loaders, steps), start=1):
+        losses = train_step(kind, batch, models, config, dev, grade_weights)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(losses["total"]).backward()
         scaler.unscale_(optimizer)
@@ -243,20 +270,23 @@ def run_epoch(epoch, models, det_loader, seg_loader, steps, optimizer, scheduler
         scaler.step(optimizer)
         scaler.update()
         scheduler.step()
-        images += len(batch[0])
+        if kind == "grade":
+            crops += len(batch[0])
+        else:
+            images += len(batch[0])
         sums[kind].append(losses["total"].detach())  # kept on the device: no sync per step
         if kind == "det":
-            for key in ("heatmap", "wh", "offset", "grade"):
+            for key in ("heatmap", "wh", "offset"):
                 sums[key].append(losses[key].detach())
         if step % config.log_every == 0 or step == steps:
             rate = images / (time.perf_counter() - epoch_start)
-            log(f"epoch {epoch} step {step}/{steps} det {_mean(sums['det']):.4f} "
-                f"seg {_mean(sums['seg']):.4f} lr {scheduler.get_last_lr()[0]:.2e} {rate:.1f} img/s")
+            log(f"epoch {epoch} step {step}/{steps} det {_mean(sums['det']):.4f} seg {_mean(sums['seg']):.4f} "
+                f"grade {_mean(sums['grade']):.4f} lr {scheduler.get_last_lr()[0]:.2e} {rate:.1f} img/s")
     if dev.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - epoch_start
     world = current().world_size
-    stats = {"epoch": epoch, "train_s": seconds, "train_images": images * world,
+    stats = {"epoch": epoch, "train_s": seconds, "train_images": images * world, "train_crops": crops * world,
              "train_images_per_s": images * world / max(seconds, 1e-9)}
     stats.update({f"loss_{k}": _mean(v) for k, v in sums.items() if v})
     log(f"epoch {epoch} train: {_fmt({k: v for k, v in stats.items() if k != 'epoch'})}")
