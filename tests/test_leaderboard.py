@@ -57,3 +57,20 @@ def test_untrusted_names_are_escaped_in_every_table(ground_truth):
     markdown = board_markdown(board)
     assert r"x\|y (&lt;script&gt;alert(1)&lt;/script&gt; &amp; co\_1)" in markdown
     assert r"x|y (<script>alert(1)</script> \& co\_1)" in board_latex(board)
+
+
+def test_best_mark_goes_to_submissions_only(sample_submissions, ground_truth):
+    """weak's QWK is below the all-normal reference's 0.000: the reference row is never marked best,
+    and the best submission value is bold in the Markdown and in the page's overview."""
+    from lssbench.report import board_html
+
+    board = leaderboard([sample_submissions["weak"]], ground_truth, n_bootstrap=0, seed=0, workers=1)
+    weak = next(e for e in board["entries"] if e["name"] == "weak")
+    assert weak["results"]["grading"]["qwk"] < 0
+    lines = board_markdown(board).splitlines()
+    reference_row = next(line for line in lines if line.startswith("|") and "reference" in line)
+    weak_row = next(line for line in lines if line.startswith("|") and "weak" in line)
+    assert "**" not in reference_row
+    assert weak_row.count("**") == 2 * 5  # every headline of the one submission is the best
+    overview = board_html(board).split('id="overview"')[1].split("</section>")[0]
+    assert overview.count("<strong>") == 5

@@ -60,14 +60,16 @@ def _cells(board: dict, dialect: Dialect) -> tuple[list[str], list[list[str]]]:
     headers = [dialect.escape(h) for h in ["rank", "method"] + [h.label for h in HEADLINES]
                + [f"{task} rank" for task in tasks]]
     overall = [r.figures.get("overall_rank") for r in rows_shown]
-    best = {h.name: _best([r.values.get(h.name) for r in rows_shown], h) for h in HEADLINES}
+    ranked = [r for r in rows_shown if r.entry["kind"] == "submission"]  # references are never "best"
+    best = {h.name: _best([r.values.get(h.name) for r in ranked], h) for h in HEADLINES}
     rows = []
     for row in rows_shown:  # the board's order: overall rank, references last
         cells = [rank_text(row.figures.get("overall_rank"), overall), dialect.escape(_method(row.entry, row.figures))]
         for headline in HEADLINES:
             value = row.values.get(headline.name)
             text = fmt_ci(value, row.ci95.get(headline.name))
-            cells.append(dialect.bold(text) if value is not None and value == best[headline.name] else text)
+            is_best = row.entry["kind"] == "submission" and value is not None and value == best[headline.name]
+            cells.append(dialect.bold(text) if is_best else text)
         for task in tasks:
             column = [r.figures.get("ranks", {}).get(task) for r in rows_shown]
             cells.append(task_rank_text(row.figures, task, column).replace(TIED_MARK, dialect.tied))

@@ -65,12 +65,18 @@ def _task_rows(rows: list, task: str) -> list[dict]:
             "rank_ci95": _figure(row, "rank_ci95", task), "p_first": _figure(row, "p_first", task),
             "cells": [(row.values.get(h.name), row.ci95.get(h.name)) for h in headlines],
         })
+    return _mark_best(out, headlines)
+
+
+def _mark_best(rows: list[dict], headlines) -> list[dict]:
+    """Give each row ``best``: per headline column, whether it holds the best submission's value
+    (reference rows never do)."""
     for j, h in enumerate(headlines):
-        values = [r["cells"][j][0] for r in out if not r["reference"] and r["cells"][j][0] is not None]
+        values = [r["cells"][j][0] for r in rows if not r["reference"] and r["cells"][j][0] is not None]
         best = (max(values) if h.higher_is_better else min(values)) if values else None
-        for r in out:
+        for r in rows:
             r.setdefault("best", []).append(not r["reference"] and best is not None and r["cells"][j][0] == best)
-    return out
+    return rows
 
 
 def _forest(task_rows: list[dict], headline) -> str:
@@ -172,6 +178,7 @@ def board_page_context(board: dict) -> dict:
                 "overall_rank": rank_text(r.figures.get("overall_rank"), overall_ranks),
                 "ranks": [rank_text(_figure(r, "ranks", t), [_figure(o, "ranks", t) for o in rows]) for t in tasks],
                 "cells": [(r.values.get(h.name), r.ci95.get(h.name)) for h in shown_headlines]} for r in rows]
+    _mark_best(overall, shown_headlines)
     stability_line = stability_text(board)
     return {"board": board, "board_facts": _facts(board), "legend": legend(board) if "shown" in board else None,
             "stability_line": stability_line[:1].upper() + stability_line[1:] if stability_line else None,
