@@ -73,6 +73,7 @@ def aggregate_results(runs: Sequence[Mapping], names: Sequence[str] | None = Non
         if len(seen) > 1:
             listing = "; ".join(f"{name}: {value}" for value, name in seen.items())
             raise UsageError(f"the runs were scored on different {what} and cannot be aggregated ({listing})")
+    _refuse_mixed_runs(runs, names)
     values = [metric_values(run) for run in runs]
     metrics = sorted(set().union(*values))
     first = runs[0]
@@ -90,6 +91,28 @@ def aggregate_results(runs: Sequence[Mapping], names: Sequence[str] | None = Non
                     for name, run in zip(names, runs)],
         "metrics": {m: _summary([v.get(m) for v in values]) for m in metrics},
     }
+
+
+def _refuse_mixed_runs(runs: Sequence[Mapping], names: Sequence[str]) -> None:
+    """Runs of one method: no predictions given twice (the same submission fingerprint), and
+    no two runs whose ``meta`` names a different team or method."""
+    first_with: dict[str, str] = {}
+    for name, run in zip(names, runs):
+        fingerprint = run.get("submission_fingerprint")
+        if fingerprint and fingerprint in first_with:
+            raise UsageError(f"{first_with[fingerprint]} and {name} score the same predictions "
+                             f"(submission fingerprint {fingerprint[:19]}...); aggregate runs of different seeds")
+        first_with.setdefault(fingerprint, name)
+    for key in ("team", "method"):
+        seen: dict[str, str] = {}
+        for name, run in zip(names, runs):
+            value = (run.get("meta") or {}).get(key)
+            if value is not None:
+                seen.setdefault(str(value), name)
+        if len(seen) > 1:
+            listing = "; ".join(f"{name}: {value!r}" for value, name in seen.items())
+            raise UsageError(f"the runs are of different {key}s and cannot be aggregated as seeds of one "
+                             f"method ({listing})")
 
 
 def is_aggregate(document: Mapping) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import hashlib
 import io
 import json
 
@@ -28,7 +29,7 @@ def hand_results(ap50=0.5, qwk=0.25, dice=0.75, meta=None, ci=True, fingerprint=
     per_side = {s: {"AP50": ap50 - 0.1 * i, "mAP": 0.2, "AP75": 0.1, "AR100": 0.9} for i, s in enumerate(SIDES)}
     results = {
         "schema_version": 1, "lssbench_version": "0.1.0", "metrics_version": "1", "split": split,
-        "gt_fingerprint": fingerprint, "submission_fingerprint": "sha256:" + "b" * 64,
+        "gt_fingerprint": fingerprint, "submission_fingerprint": "sha256:" + hashlib.sha256(f"{ap50} {qwk} {dice}".encode()).hexdigest(),
         "tasks": ["detection", "grading", "segmentation"], "meta": meta if meta is not None else {},
         "detection": {"mAP": ap50 / 2, "AP50": ap50, "AP75": 0.1, "AR100": 0.9, "per_level": per_level,
                       "per_side": per_side, "per_class": {}, "num_detections": 7},
@@ -143,6 +144,12 @@ def test_aggregate_refuses_mixed_runs():
         aggregate_results([hand_results(), hand_results(split="val")], ["a", "b"])
     with pytest.raises(UsageError, match="at least two runs, got 1"):
         aggregate_results([hand_results()], ["a"])
+    with pytest.raises(UsageError, match=r"^a and b score the same predictions \(submission fingerprint sha256:"):
+        aggregate_results([hand_results(), hand_results()], ["a", "b"])
+    with pytest.raises(UsageError, match=r"different methods and cannot be aggregated as seeds of one method "
+                                         r"\(a: 'jittered'; b: 'weak'\)"):
+        aggregate_results([hand_results(meta={"method": "jittered"}), hand_results(ap50=0.1, meta={"method": "weak"})],
+                          ["a", "b"])
 
 
 def test_table_prints_an_aggregate_as_mean_pm_std():
