@@ -110,7 +110,7 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def check_output_path(path: str | os.PathLike, option: str = "--out") -> Path:
+def check_output_path(path: str | os.PathLike, option: str = "--out", example: str | None = None) -> Path:
     """Refuse, before any work, an output path that cannot be written as a regular file.
 
     Raises UsageError when ``path`` is a folder, a symbolic link, a device or another
@@ -124,7 +124,8 @@ def check_output_path(path: str | os.PathLike, option: str = "--out") -> Path:
         raise UsageError(f"{option}: {path} is a symbolic link; lssbench writes regular files only and never "
                          "replaces a link: give the path of a file")
     if path.is_dir():
-        raise UsageError(f"{option}: {path} is a folder; give a file name, e.g. {path / 'leaderboard.json'}")
+        hint = f", e.g. {path / example}" if example else " inside it"
+        raise UsageError(f"{option}: {path} is a folder; give a file name{hint}")
     if path.exists() and not path.is_file():
         raise UsageError(f"{option}: {path} is not a regular file (a device, pipe or socket); lssbench writes "
                          "its outputs atomically to regular files only")

@@ -82,6 +82,11 @@ def echo_problems(problems, limit: int = 200) -> None:
         echo(f"  ... and {len(problems) - limit} more")
 
 
+#: A file name to suggest when an output option names a folder (options whose file varies get none).
+_EXAMPLE_NAMES = {"markdown": "leaderboard.md", "latex": "leaderboard.tex", "html": "leaderboard.html",
+                  "per_case": "cases.csv", "json": "check-data.json"}
+
+
 def check_outputs(**paths) -> None:
     """Refuse unwritable output paths before any work: ``check_outputs(out=path, markdown=None, ...)``
     (option names with ``_`` for ``-``). Two options naming the same file are refused too."""
@@ -92,7 +97,7 @@ def check_outputs(**paths) -> None:
         if path is None:
             continue
         option = "--" + name.replace("_", "-")
-        check_output_path(path, option)
+        check_output_path(path, option, _EXAMPLE_NAMES.get(name))
         key = Path(os.path.abspath(path))
         if key in seen:
             raise UsageError(f"{seen[key]} and {option} name the same file {path}")

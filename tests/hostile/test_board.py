@@ -311,7 +311,7 @@ def test_output_paths_are_checked_before_any_work(run, uploads, test_bundle, tmp
         readonly.mkdir()
         readonly.chmod(0o555)
     out, expected = {
-        "folder": (tmp_path, f"error: --out: {tmp_path} is a folder; give a file name, e.g. {tmp_path / 'leaderboard.json'}"),
+        "folder": (tmp_path, f"error: --out: {tmp_path} is a folder; give a file name inside it"),
         "missing": (tmp_path / "nope" / "lb.json", f"error: --out: the folder {tmp_path / 'nope'} does not exist; "
                                                    "create it first"),
         "read-only": (readonly / "lb.json", f"error: --out: cannot write in the folder {readonly} (Permission denied)"),
