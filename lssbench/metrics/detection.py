@@ -63,6 +63,8 @@ _K = len(CATEGORIES)
 _L = len(LEVELS)
 _T50 = int(np.flatnonzero(IOU_THRESHOLDS == 0.5)[0])
 _T75 = int(np.flatnonzero(IOU_THRESHOLDS == 0.75)[0])
+#: Resamples per chunk of :meth:`DetectionMatches._coco_tables`: about this many array elements each.
+_CHUNK_ELEMENTS = 1 << 22
 
 
 # --- IoU ------------------------------------------------------------------------------------
@@ -131,12 +133,14 @@ def _boxes(frame: pd.DataFrame, what: str) -> np.ndarray:
     return boxes
 
 
-def _weights(image_weights, n_images: int) -> np.ndarray:
-    if image_weights is None:
+def _weights(image_weights, n_images: int, many: bool = False) -> np.ndarray:
+    """Checked int64 image weights ``(n_images,)``, or ``(B, n_images)`` with ``many``."""
+    if image_weights is None and not many:
         return np.ones(n_images, dtype=np.int64)
     w = np.asarray(image_weights)
-    if w.shape != (n_images,):
-        raise ValueError(f"image_weights needs one value per image ({n_images}), got shape {w.shape}")
+    if (w.ndim != 1 + many) or w.shape[-1] != n_images:
+        expected = f"(B, {n_images})" if many else f"({n_images})"
+        raise ValueError(f"image_weights needs one value per image {expected}, got shape {w.shape}")
     if w.dtype.kind not in "iub":
         if not np.all(np.isfinite(w)) or not np.array_equal(w, np.round(w)):
             raise ValueError("image_weights must be non-negative integers")
@@ -250,6 +254,21 @@ def _mean(values):
     return float(np.mean(values)) if values else None
 
 
+def _mean_where(values: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Row means of ``values (B, K)`` over the ``present`` entries, NaN where none.
+
+    Rows sharing a pattern of present entries are averaged together over exactly those
+    entries, so each equals ``values[b, present[b]].mean()`` bit for bit.
+    """
+    out = np.full(values.shape[0], np.nan)
+    patterns, inverse = np.unique(present, axis=0, return_inverse=True)
+    for p, pattern in enumerate(patterns):
+        if pattern.any():
+            rows = np.flatnonzero(inverse.reshape(-1) == p)
+            out[rows] = values[np.ix_(rows, np.flatnonzero(pattern))].mean(axis=1)
+    return out
+
+
 def _mean_block(blocks):
     blocks = [b for b in blocks if b is not None]
     if not blocks:
@@ -283,60 +302,77 @@ class DetectionMatches:
 
     # -- core ---------------------------------------------------------------------------------
     def _coco_table(self, w: np.ndarray) -> np.ndarray:
-        """``(K, 4)`` of mAP, AP50, AP75, AR100 per category; NaN where no ground truth.
+        """``(K, 4)`` of mAP, AP50, AP75, AR100 per category; NaN where no ground truth."""
+        return self._coco_tables(w[None])[0]
+
+    def _coco_tables(self, weights: np.ndarray) -> np.ndarray:
+        """:meth:`_coco_table` for many image weightings ``(B, n_images)`` at once: ``(B, K, 4)``.
 
         Only the true-positive entries of each precision/recall curve matter: the
         interpolated precision at recall r is the largest precision among entries with
         recall >= r, and among entries sharing a TP count the first (fewest FPs) has the
         largest precision.  So each (category, IoU) curve is evaluated at its TP entries
-        only, with ``fp = (weight so far) - tp``; integer counts keep it exact.
+        only, with ``fp = (counted weight so far) - tp``; integer counts keep it exact, and
+        each row's floats are those of COCOeval.accumulate whatever ``B`` is.  Resamples are
+        taken in chunks so that no intermediate exceeds about 32 MiB.
         """
-        if not self.det_counted.all():  # a detection outside COCO's area range: slow path
-            return self._coco_table_reference(w)
-        out = np.full((_K, 4), np.nan)
-        npig = w @ self.gt_counts  # (K,)
+        weights = np.asarray(weights, dtype=np.int64)
+        n_pad = self.tp_positions.shape[1]
+        chunk = max(1, _CHUNK_ELEMENTS // max(len(self.det_image) + 1, _K * _T * max(n_pad, len(RECALL_THRESHOLDS))))
+        return np.concatenate([self._coco_tables_chunk(weights[i:i + chunk])
+                               for i in range(0, len(weights), chunk)]) if len(weights) else np.zeros((0, _K, 4))
+
+    def _coco_tables_chunk(self, w: np.ndarray) -> np.ndarray:
+        n_b = w.shape[0]
+        out = np.full((n_b, _K, 4), np.nan)
+        npig = w @ self.gt_counts  # (B, K)
         has = npig > 0
         if not has.any():
             return out
         n_pad = self.tp_positions.shape[1]
-        bounds = self.category_bounds
-        cum_w = np.concatenate([[0], np.cumsum(w[self.det_image])])  # (N + 1,)
-        row_cat = np.repeat(np.arange(_K), _T)
-        n_rows = np.repeat(npig, _T).astype(np.float64)[:, None]
+        n_rows = np.repeat(npig, _T, axis=1).astype(np.float64)[:, :, None]  # (B, K*T, 1)
         if n_pad:
-            # padding repeats a row's last entry with weight 0 (image index n_images), so it
-            # repeats that entry's precision and leaves every maximum unchanged
-            tp = np.cumsum(np.append(w, 0)[self.tp_images], axis=1)  # (K*T, P) int
-            seen = cum_w[self.tp_positions + 1] - cum_w[bounds[row_cat]][:, None]
+            bounds = self.category_bounds[np.repeat(np.arange(_K), _T)]
+            w_ext = np.concatenate([w, np.zeros((n_b, 1), np.int64)], axis=1)
+            # counted weight before each position: an ignored detection (unmatched, outside
+            # COCO's area range) is neither TP nor FP; a matched one outside it is still a TP
+            counted = w[:, self.det_image] * self.det_counted
+            cum_w = np.concatenate([np.zeros((n_b, 1), np.int64), np.cumsum(counted, axis=1)], axis=1)
+            tp_w = w_ext[:, self.tp_images]  # (B, K*T, P); padding (image n_images) weighs 0
+            tp = np.cumsum(tp_w, axis=2)
+            seen = cum_w[:, self.tp_positions + 1] - cum_w[:, bounds][:, :, None]
+            if not self.det_counted.all():
+                seen += np.cumsum(tp_w * ~self.det_counted[self.tp_positions], axis=2)
             tp_f = tp.astype(np.float64)
             fp_f = (seen - tp).astype(np.float64)
             pr = tp_f / (fp_f + tp_f + np.spacing(1))
-            pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
-            tp_last = tp[:, -1]
+            pr = np.maximum.accumulate(pr[:, :, ::-1], axis=2)[:, :, ::-1]
+            tp_last = tp[:, :, -1]
         else:
-            tp, pr = np.zeros((_K * _T, 0), np.int64), np.zeros((_K * _T, 0))
-            tp_last = np.zeros(_K * _T, np.int64)
+            tp, pr = np.zeros((n_b, _K * _T, 0), np.int64), np.zeros((n_b, _K * _T, 0))
+            tp_last = np.zeros((n_b, _K * _T), np.int64)
         # smallest TP count m with m / npig >= r, exactly as the float comparison rc >= r
         with np.errstate(divide="ignore", invalid="ignore"):
-            need = np.ceil(RECALL_THRESHOLDS[None, :] * n_rows).astype(np.int64)
+            need = np.ceil(RECALL_THRESHOLDS[None, None, :] * n_rows).astype(np.int64)
             need -= ((need - 1) / n_rows >= RECALL_THRESHOLDS) & (need > 0)
             need += need / n_rows < RECALL_THRESHOLDS
-        rows = np.arange(_K * _T)[:, None]
-        big = int(tp_last.max()) + 2
-        keys = (rows * big + tp).ravel()
-        found = np.searchsorted(keys, (rows * big + need).ravel(), side="left").reshape(need.shape)
-        index = found - rows * n_pad
-        inside = (index < n_pad) & (need <= tp_last[:, None])
+        inside = need <= tp_last[:, :, None]  # recall r reached on that curve
         q = np.zeros(need.shape)
-        if n_pad:
-            q[inside] = pr[np.broadcast_to(rows, need.shape)[inside], index[inside]]
-        q = q.reshape(_K, _T, -1)
+        if n_pad and inside.any():
+            # first TP entry with tp >= need, by one search over all curves laid end to end
+            curves = np.arange(n_b * _K * _T, dtype=np.int64).reshape(n_b, _K * _T, 1)
+            big = int(tp_last.max()) + 2  # > every TP count, and every searched need (<= tp_last)
+            keys = (curves * big + tp).ravel()
+            found = np.searchsorted(keys, (curves * big + need)[inside], side="left")
+            q[inside] = pr.ravel()[found]
+        q = q.reshape(n_b, _K, _T, -1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            recall = (tp_last / n_rows[:, 0]).reshape(_K, _T)
-        out[has, 0] = q[has].mean(axis=(1, 2))
-        out[has, 1] = q[has, _T50].mean(axis=1)
-        out[has, 2] = q[has, _T75].mean(axis=1)
-        out[has, 3] = recall[has].mean(axis=1)
+            recall = (tp_last / n_rows[:, :, 0]).reshape(n_b, _K, _T)
+        out[:, :, 0] = q.mean(axis=(2, 3))
+        out[:, :, 1] = q[:, :, _T50].mean(axis=-1)
+        out[:, :, 2] = q[:, :, _T75].mean(axis=-1)
+        out[:, :, 3] = recall.mean(axis=-1)
+        out[~has] = np.nan
         return out
 
     def _interpolated_precision(self, w: np.ndarray, k: int, thresholds) -> tuple[np.ndarray, np.ndarray]:
@@ -400,11 +436,19 @@ class DetectionMatches:
     # -- public -----------------------------------------------------------------------------
     def headline(self, image_weights=None) -> dict:
         """``{"mAP", "AP50"}`` over categories with ground truth (None if none has any)."""
-        table = self._coco_table(_weights(image_weights, len(self.image_ids)))
-        has = ~np.isnan(table[:, 0])
-        if not has.any():
-            return {"mAP": None, "AP50": None}
-        return {"mAP": float(table[has, 0].mean()), "AP50": float(table[has, 1].mean())}
+        many = self.headlines(_weights(image_weights, len(self.image_ids))[None])
+        return {key: None if np.isnan(v[0]) else float(v[0]) for key, v in many.items()}
+
+    def headlines(self, image_weights) -> dict[str, np.ndarray]:
+        """:meth:`headline` for many image weightings at once (the bootstrap).
+
+        ``image_weights``: non-negative integers ``(B, n_images)``. Returns ``{"mAP": (B,),
+        "AP50": (B,)}`` floats, NaN where no category has ground truth; row ``b`` equals
+        ``headline(image_weights[b])`` bit for bit.
+        """
+        table = self._coco_tables(_weights(image_weights, len(self.image_ids), many=True))
+        has = ~np.isnan(table[:, :, 0])
+        return {"mAP": _mean_where(table[:, :, 0], has), "AP50": _mean_where(table[:, :, 1], has)}
 
     def summary(self, image_weights=None) -> dict:
         """The full results dict (see :func:`evaluate_detection`), images weighted by
