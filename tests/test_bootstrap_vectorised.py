@@ -3,8 +3,11 @@
 Each statistic now takes the whole ``(resamples, patients)`` multiplicity matrix at once.
 The per-resample code it replaced is kept here, privately, as the reference (``_old_*``,
 copied from lssbench 0.1.0 before the change); the vectorised values must equal it bit for
-bit (detection AP, kappa) or to 1e-12 (segmentation: a matrix product may add in another
-order than a vector product), on randomized inputs and end to end through ``Evaluator``.
+bit (kappa) or to 1e-12 (detection AP: the 101 interpolated precisions are summed as
+precision x number of recall points served; segmentation: a matrix product may add in
+another order than a vector product), on randomized inputs and end to end through
+``Evaluator``. The results JSON rounds to 6 decimals, so it stays byte-identical
+(benchmarks/check_identical.py compares whole outputs with another revision).
 """
 
 from __future__ import annotations
@@ -123,7 +126,7 @@ def small_chunks(monkeypatch):
 
 
 @pytest.mark.parametrize("seed", range(0, 220, 5))
-def test_detection_headlines_equal_the_loop_bit_for_bit(seed, small_chunks):
+def test_detection_headlines_equal_the_loop(seed, small_chunks):
     gt, dt, image_ids = random_case(seed)
     m = match_detections(gt, dt, image_ids)
     counts = bootstrap_counts(len(image_ids), 60, seed=seed)
@@ -131,8 +134,10 @@ def test_detection_headlines_equal_the_loop_bit_for_bit(seed, small_chunks):
     many = m.headlines(counts)
     for key in ("mAP", "AP50"):
         expected = np.array([_as_float(_old_headline(m, w)[key]) for w in counts])
-        np.testing.assert_array_equal(many[key], expected)
-    np.testing.assert_array_equal(m._coco_tables(counts), np.stack([_old_coco_table(m, w) for w in counts]))
+        np.testing.assert_allclose(many[key], expected, rtol=0, atol=1e-12)
+        assert np.array_equal(np.isnan(many[key]), np.isnan(expected))
+    tables = m._coco_tables(counts)
+    np.testing.assert_allclose(tables, np.stack([_old_coco_table(m, w) for w in counts]), rtol=0, atol=1e-12)
 
 
 def test_detection_headlines_with_a_detection_outside_the_area_range(small_chunks):
@@ -264,7 +269,7 @@ def _assert_values(actual: dict, expected: dict) -> None:
     assert set(actual) == set(expected)
     for name, values in expected.items():
         got = np.array([np.nan if v is None else v for v in actual[name]], dtype=np.float64)
-        if name.startswith("segmentation."):
+        if not name.startswith("grading."):
             np.testing.assert_allclose(got, values, rtol=1e-12, atol=0, err_msg=name)
         else:
             np.testing.assert_array_equal(got, values, err_msg=name)
@@ -298,7 +303,7 @@ def test_evaluate_equals_the_per_resample_loop(sample, sample_submissions, groun
             got = batch_values({key: fn}, counts)[key]
             assert np.isnan(got[1]) and np.isfinite(got[[0, 2]]).all(), (task, key)
             expected = results_on(statistics[f"{task}.{key}"], counts[[0, 2]])
-            np.testing.assert_allclose(got[[0, 2]], expected, rtol=1e-12 if task == "segmentation" else 0, atol=0)
+            np.testing.assert_allclose(got[[0, 2]], expected, rtol=0 if task == "grading" else 1e-12, atol=0)
 
 
 def test_prepare_keeps_the_shared_work_and_changes_nothing(sample_submissions, ground_truth):

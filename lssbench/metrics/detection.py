@@ -24,6 +24,7 @@ re-weights images (bootstrap multiplicities) without matching again.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,7 +65,7 @@ _L = len(LEVELS)
 _T50 = int(np.flatnonzero(IOU_THRESHOLDS == 0.5)[0])
 _T75 = int(np.flatnonzero(IOU_THRESHOLDS == 0.75)[0])
 #: Resamples per chunk of :meth:`DetectionMatches._coco_tables`: about this many array elements each.
-_CHUNK_ELEMENTS = 1 << 22
+_CHUNK_ELEMENTS = 1 << 15
 
 
 # --- IoU ------------------------------------------------------------------------------------
@@ -314,11 +315,11 @@ class DetectionMatches:
         largest precision.  So each (category, IoU) curve is evaluated at its TP entries
         only, with ``fp = (counted weight so far) - tp``; integer counts keep it exact, and
         each row's floats are those of COCOeval.accumulate whatever ``B`` is.  Resamples are
-        taken in chunks so that no intermediate exceeds about 32 MiB.
+        taken a few at a time, so that the intermediates stay in cache (about 256 KiB each).
         """
         weights = np.asarray(weights, dtype=np.int64)
         n_pad = self.tp_positions.shape[1]
-        chunk = max(1, _CHUNK_ELEMENTS // max(len(self.det_image) + 1, _K * _T * max(n_pad, len(RECALL_THRESHOLDS))))
+        chunk = max(1, _CHUNK_ELEMENTS // (_K * _T * max(n_pad, len(RECALL_THRESHOLDS))))
         return np.concatenate([self._coco_tables_chunk(weights[i:i + chunk])
                                for i in range(0, len(weights), chunk)]) if len(weights) else np.zeros((0, _K, 4))
 
@@ -330,17 +331,16 @@ class DetectionMatches:
         if not has.any():
             return out
         n_pad = self.tp_positions.shape[1]
-        n_rows = np.repeat(npig, _T, axis=1).astype(np.float64)[:, :, None]  # (B, K*T, 1)
         if n_pad:
-            bounds = self.category_bounds[np.repeat(np.arange(_K), _T)]
+            segments, at_position, at_start = self._seen_segments
+            # counted weight up to each referenced position (an ignored detection -- unmatched,
+            # outside COCO's area range -- is neither TP nor FP; a matched one there is still a
+            # TP): one matrix product of exact integers, then a running sum
+            upto = np.cumsum(w.astype(np.float64) @ segments, axis=1).astype(np.int64)
+            seen = upto[:, at_position] - upto[:, at_start][:, :, None]
             w_ext = np.concatenate([w, np.zeros((n_b, 1), np.int64)], axis=1)
-            # counted weight before each position: an ignored detection (unmatched, outside
-            # COCO's area range) is neither TP nor FP; a matched one outside it is still a TP
-            counted = w[:, self.det_image] * self.det_counted
-            cum_w = np.concatenate([np.zeros((n_b, 1), np.int64), np.cumsum(counted, axis=1)], axis=1)
-            tp_w = w_ext[:, self.tp_images]  # (B, K*T, P); padding (image n_images) weighs 0
+            tp_w = np.take(w_ext, self.tp_images, axis=1)  # (B, K*T, P); padding (image n_images) weighs 0
             tp = np.cumsum(tp_w, axis=2)
-            seen = cum_w[:, self.tp_positions + 1] - cum_w[:, bounds][:, :, None]
             if not self.det_counted.all():
                 seen += np.cumsum(tp_w * ~self.det_counted[self.tp_positions], axis=2)
             tp_f = tp.astype(np.float64)
@@ -351,29 +351,51 @@ class DetectionMatches:
         else:
             tp, pr = np.zeros((n_b, _K * _T, 0), np.int64), np.zeros((n_b, _K * _T, 0))
             tp_last = np.zeros((n_b, _K * _T), np.int64)
-        # smallest TP count m with m / npig >= r, exactly as the float comparison rc >= r
+        # smallest TP count m with m / npig >= r, exactly as the float comparison rc >= r; it
+        # depends on npig alone, so it is worked out once per distinct npig
+        values, which = np.unique(npig, return_inverse=True)
+        n_gt = values.astype(np.float64)[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
-            need = np.ceil(RECALL_THRESHOLDS[None, None, :] * n_rows).astype(np.int64)
-            need -= ((need - 1) / n_rows >= RECALL_THRESHOLDS) & (need > 0)
-            need += need / n_rows < RECALL_THRESHOLDS
-        inside = need <= tp_last[:, :, None]  # recall r reached on that curve
-        q = np.zeros(need.shape)
-        if n_pad and inside.any():
-            # first TP entry with tp >= need, by one search over all curves laid end to end
-            curves = np.arange(n_b * _K * _T, dtype=np.int64).reshape(n_b, _K * _T, 1)
-            big = int(tp_last.max()) + 2  # > every TP count, and every searched need (<= tp_last)
-            keys = (curves * big + tp).ravel()
-            found = np.searchsorted(keys, (curves * big + need)[inside], side="left")
-            q[inside] = pr.ravel()[found]
-        q = q.reshape(n_b, _K, _T, -1)
+            need = np.ceil(RECALL_THRESHOLDS[None, :] * n_gt).astype(np.int64)
+            need -= ((need - 1) / n_gt >= RECALL_THRESHOLDS) & (need > 0)
+            need += need / n_gt < RECALL_THRESHOLDS
+        if n_pad:
+            # recall point r takes the precision of the first TP entry with tp >= need(r):
+            # entry j serves the points with tp[j-1] < need <= tp[j], none beyond the last
+            reached = (need[:, None, :] <= np.arange(int(tp_last.max()) + 1)[None, :, None]).sum(axis=2)
+            served = np.diff(reached[np.repeat(which.reshape(npig.shape), _T, axis=1)[:, :, None], tp],
+                             axis=2, prepend=0)
+            area = (pr * served).sum(axis=2).reshape(n_b, _K, _T)  # sum of the 101 interpolated precisions
+        else:
+            area = np.zeros((n_b, _K, _T))
+        n_points = len(RECALL_THRESHOLDS)
         with np.errstate(divide="ignore", invalid="ignore"):
-            recall = (tp_last / n_rows[:, :, 0]).reshape(n_b, _K, _T)
-        out[:, :, 0] = q.mean(axis=(2, 3))
-        out[:, :, 1] = q[:, :, _T50].mean(axis=-1)
-        out[:, :, 2] = q[:, :, _T75].mean(axis=-1)
+            recall = tp_last.reshape(n_b, _K, _T) / npig[:, :, None].astype(np.float64)
+        out[:, :, 0] = area.sum(axis=2) / (_T * n_points)
+        out[:, :, 1] = area[:, :, _T50] / n_points
+        out[:, :, 2] = area[:, :, _T75] / n_points
         out[:, :, 3] = recall.mean(axis=-1)
         out[~has] = np.nan
         return out
+
+    @functools.cached_property
+    def _seen_segments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What :meth:`_coco_tables` needs to count the detections seen before each TP entry.
+
+        The positions referenced (every TP entry's, and the one before each curve's first)
+        cut the accumulated detections into segments; ``segments (n_images, S)`` counts the
+        counted detections of each image in each segment, so ``cumsum(w @ segments)`` is the
+        counted weight up to each referenced position. ``at_position (K*T, P)`` and
+        ``at_start (K*T,)`` index those running sums.
+        """
+        starts = self.category_bounds[np.repeat(np.arange(_K), _T)] - 1
+        cuts = np.unique(np.concatenate([self.tp_positions.ravel(), starts]))
+        position = np.arange(len(self.det_image))
+        segment = np.searchsorted(cuts, position, side="left")  # first cut at or after the detection
+        keep = self.det_counted & (segment < len(cuts))
+        segments = np.zeros((len(self.image_ids), len(cuts)))
+        np.add.at(segments, (self.det_image[keep], segment[keep]), 1.0)
+        return segments, np.searchsorted(cuts, self.tp_positions), np.searchsorted(cuts, starts)
 
     def _interpolated_precision(self, w: np.ndarray, k: int, thresholds) -> tuple[np.ndarray, np.ndarray]:
         """COCOeval.accumulate for category ``k`` at IoU indices ``thresholds`` (all entries).
