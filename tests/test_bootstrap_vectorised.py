@@ -122,7 +122,7 @@ def _as_float(value) -> float:
 @pytest.fixture
 def small_chunks(monkeypatch):
     """Chunks of a few resamples, so the tests cross chunk borders."""
-    monkeypatch.setattr(detection, "_CHUNK_ELEMENTS", 1 << 14)
+    monkeypatch.setattr(detection, "_CHUNK_RESAMPLES", 7)
 
 
 @pytest.mark.parametrize("seed", range(0, 220, 5))

@@ -64,8 +64,8 @@ _K = len(CATEGORIES)
 _L = len(LEVELS)
 _T50 = int(np.flatnonzero(IOU_THRESHOLDS == 0.5)[0])
 _T75 = int(np.flatnonzero(IOU_THRESHOLDS == 0.75)[0])
-#: Resamples per chunk of :meth:`DetectionMatches._coco_tables`: about this many array elements each.
-_CHUNK_ELEMENTS = 1 << 15
+#: Resamples per chunk of :meth:`DetectionMatches._coco_tables` (the fast axis of its arrays).
+_CHUNK_RESAMPLES = 64
 
 
 # --- IoU ------------------------------------------------------------------------------------
@@ -313,15 +313,17 @@ class DetectionMatches:
         interpolated precision at recall r is the largest precision among entries with
         recall >= r, and among entries sharing a TP count the first (fewest FPs) has the
         largest precision.  So each (category, IoU) curve is evaluated at its TP entries
-        only, with ``fp = (counted weight so far) - tp``; integer counts keep it exact, and
-        each row's floats are those of COCOeval.accumulate whatever ``B`` is.  Resamples are
-        taken a few at a time, so that the intermediates stay in cache (about 256 KiB each).
+        only, with ``fp = (counted weight so far) - tp``; integer counts keep the precisions
+        exact, and the 101 interpolated precisions are summed as precision x number of
+        recall points it serves (equal to COCOeval's mean to about 1e-16).  The TP entries
+        of all curves lie end to end (no padding), resamples along the fast axis, in chunks
+        of :data:`_CHUNK_RESAMPLES`.
         """
         weights = np.asarray(weights, dtype=np.int64)
-        n_pad = self.tp_positions.shape[1]
-        chunk = max(1, _CHUNK_ELEMENTS // (_K * _T * max(n_pad, len(RECALL_THRESHOLDS))))
-        return np.concatenate([self._coco_tables_chunk(weights[i:i + chunk])
-                               for i in range(0, len(weights), chunk)]) if len(weights) else np.zeros((0, _K, 4))
+        if not len(weights):
+            return np.zeros((0, _K, 4))
+        return np.concatenate([self._coco_tables_chunk(weights[i:i + _CHUNK_RESAMPLES])
+                               for i in range(0, len(weights), _CHUNK_RESAMPLES)])
 
     def _coco_tables_chunk(self, w: np.ndarray) -> np.ndarray:
         n_b = w.shape[0]
@@ -330,27 +332,9 @@ class DetectionMatches:
         has = npig > 0
         if not has.any():
             return out
-        n_pad = self.tp_positions.shape[1]
-        if n_pad:
-            segments, at_position, at_start = self._seen_segments
-            # counted weight up to each referenced position (an ignored detection -- unmatched,
-            # outside COCO's area range -- is neither TP nor FP; a matched one there is still a
-            # TP): one matrix product of exact integers, then a running sum
-            upto = np.cumsum(w.astype(np.float64) @ segments, axis=1).astype(np.int64)
-            seen = upto[:, at_position] - upto[:, at_start][:, :, None]
-            w_ext = np.concatenate([w, np.zeros((n_b, 1), np.int64)], axis=1)
-            tp_w = np.take(w_ext, self.tp_images, axis=1)  # (B, K*T, P); padding (image n_images) weighs 0
-            tp = np.cumsum(tp_w, axis=2)
-            if not self.det_counted.all():
-                seen += np.cumsum(tp_w * ~self.det_counted[self.tp_positions], axis=2)
-            tp_f = tp.astype(np.float64)
-            fp_f = (seen - tp).astype(np.float64)
-            pr = tp_f / (fp_f + tp_f + np.spacing(1))
-            pr = np.maximum.accumulate(pr[:, :, ::-1], axis=2)[:, :, ::-1]
-            tp_last = tp[:, :, -1]
-        else:
-            tp, pr = np.zeros((n_b, _K * _T, 0), np.int64), np.zeros((n_b, _K * _T, 0))
-            tp_last = np.zeros((n_b, _K * _T), np.int64)
+        e = self._tp_entries
+        tp_last = np.zeros((_K * _T, n_b), np.int64)
+        area = np.zeros((_K * _T, n_b))  # sum of the 101 interpolated precisions of each curve
         # smallest TP count m with m / npig >= r, exactly as the float comparison rc >= r; it
         # depends on npig alone, so it is worked out once per distinct npig
         values, which = np.unique(npig, return_inverse=True)
@@ -359,18 +343,37 @@ class DetectionMatches:
             need = np.ceil(RECALL_THRESHOLDS[None, :] * n_gt).astype(np.int64)
             need -= ((need - 1) / n_gt >= RECALL_THRESHOLDS) & (need > 0)
             need += need / n_gt < RECALL_THRESHOLDS
-        if n_pad:
+        if len(e["rows"]):
+            wt = np.ascontiguousarray(w.T)  # (n_images, B): resamples along the fast axis
+            tp_w = wt[e["images"]]  # (L, B)
+            tp = np.cumsum(tp_w, axis=0)
+            tp -= np.concatenate([np.zeros((1, n_b), np.int64), tp])[e["starts"]][e["rows"]]
+            # counted weight up to each entry (an ignored detection -- unmatched, outside COCO's
+            # area range -- is neither TP nor FP; a matched one there is still a TP): one matrix
+            # product of exact integers, then a running sum
+            upto = np.cumsum(e["segments"] @ wt.astype(np.float64), axis=0).astype(np.int64)
+            seen = upto[e["at_position"]] - upto[e["at_start"]]
+            if e["uncounted"].any():
+                extra = np.cumsum(tp_w * e["uncounted"][:, None], axis=0)
+                seen += extra - np.concatenate([np.zeros((1, n_b), np.int64), extra])[e["starts"]][e["rows"]]
+            # fp + tp == seen exactly (integers), so this is tp / (fp + tp + eps) of COCOeval
+            pr = tp.astype(np.float64) / (seen.astype(np.float64) + np.spacing(1))
+            for lo, hi in e["spans"]:  # precision made monotone from the right, curve by curve
+                view = pr[lo:hi][::-1]
+                np.maximum.accumulate(view, axis=0, out=view)
+            tp_last[e["filled"]] = tp[e["ends"] - 1]
             # recall point r takes the precision of the first TP entry with tp >= need(r):
             # entry j serves the points with tp[j-1] < need <= tp[j], none beyond the last
             reached = (need[:, None, :] <= np.arange(int(tp_last.max()) + 1)[None, :, None]).sum(axis=2)
-            served = np.diff(reached[np.repeat(which.reshape(npig.shape), _T, axis=1)[:, :, None], tp],
-                             axis=2, prepend=0)
-            area = (pr * served).sum(axis=2).reshape(n_b, _K, _T)  # sum of the 101 interpolated precisions
-        else:
-            area = np.zeros((n_b, _K, _T))
+            upto_r = reached[np.ascontiguousarray(which.reshape(npig.shape).T)[e["categories"]], tp]
+            served = upto_r.copy()
+            served[1:] -= upto_r[:-1]
+            served[e["firsts"]] = upto_r[e["firsts"]]
+            area[e["filled"]] = np.add.reduceat(pr * served, e["firsts"], axis=0)
         n_points = len(RECALL_THRESHOLDS)
+        area = area.reshape(_K, _T, n_b).transpose(2, 0, 1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            recall = tp_last.reshape(n_b, _K, _T) / npig[:, :, None].astype(np.float64)
+            recall = tp_last.reshape(_K, _T, n_b).transpose(2, 0, 1) / npig[:, :, None].astype(np.float64)
         out[:, :, 0] = area.sum(axis=2) / (_T * n_points)
         out[:, :, 1] = area[:, :, _T50] / n_points
         out[:, :, 2] = area[:, :, _T75] / n_points
@@ -379,23 +382,36 @@ class DetectionMatches:
         return out
 
     @functools.cached_property
-    def _seen_segments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """What :meth:`_coco_tables` needs to count the detections seen before each TP entry.
+    def _tp_entries(self) -> dict:
+        """The TP entries of every (category, IoU) curve end to end, for :meth:`_coco_tables`.
 
-        The positions referenced (every TP entry's, and the one before each curve's first)
-        cut the accumulated detections into segments; ``segments (n_images, S)`` counts the
-        counted detections of each image in each segment, so ``cumsum(w @ segments)`` is the
-        counted weight up to each referenced position. ``at_position (K*T, P)`` and
-        ``at_start (K*T,)`` index those running sums.
+        ``images``/``rows``/``categories`` per entry; ``starts (K*T,)`` where each curve's
+        entries begin; ``filled`` the curves with entries, ``firsts``/``ends`` their bounds and
+        ``spans`` the same as pairs. The positions referenced (every entry's, and the one
+        before each curve's first) cut the accumulated detections into segments:
+        ``segments (S, n_images)`` counts the counted detections of each image in each
+        segment, so ``cumsum(segments @ w.T)`` is the counted weight up to each referenced
+        position, read at ``at_position`` (per entry) minus ``at_start`` (its curve's start).
         """
-        starts = self.category_bounds[np.repeat(np.arange(_K), _T)] - 1
-        cuts = np.unique(np.concatenate([self.tp_positions.ravel(), starts]))
-        position = np.arange(len(self.det_image))
-        segment = np.searchsorted(cuts, position, side="left")  # first cut at or after the detection
+        n_images = len(self.image_ids)
+        lengths = (self.tp_images < n_images).sum(axis=1)  # entries come first, padding after
+        rows = np.repeat(np.arange(_K * _T), lengths)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        cols = np.arange(len(rows)) - starts[rows]
+        positions = self.tp_positions[rows, cols]
+        curve_starts = self.category_bounds[np.arange(_K * _T) // _T] - 1
+        cuts = np.unique(np.concatenate([positions, curve_starts]))
+        segment = np.searchsorted(cuts, np.arange(len(self.det_image)), side="left")  # first cut at or after
         keep = self.det_counted & (segment < len(cuts))
-        segments = np.zeros((len(self.image_ids), len(cuts)))
-        np.add.at(segments, (self.det_image[keep], segment[keep]), 1.0)
-        return segments, np.searchsorted(cuts, self.tp_positions), np.searchsorted(cuts, starts)
+        segments = np.zeros((len(cuts), n_images))
+        np.add.at(segments, (segment[keep], self.det_image[keep]), 1.0)
+        filled = np.flatnonzero(lengths)
+        firsts, ends = starts[filled], starts[filled] + lengths[filled]
+        return {"images": self.tp_images[rows, cols], "rows": rows, "categories": rows // _T, "starts": starts,
+                "filled": filled, "firsts": firsts, "ends": ends, "spans": list(zip(firsts.tolist(), ends.tolist())),
+                "segments": segments, "at_position": np.searchsorted(cuts, positions),
+                "at_start": np.searchsorted(cuts, curve_starts)[rows],
+                "uncounted": ~self.det_counted[positions]}
 
     def _interpolated_precision(self, w: np.ndarray, k: int, thresholds) -> tuple[np.ndarray, np.ndarray]:
         """COCOeval.accumulate for category ``k`` at IoU indices ``thresholds`` (all entries).
