@@ -13,7 +13,7 @@ file they write:
   17 decimals instead of the JSON's 6 (so a difference in the last bits shows, and the
   largest absolute difference between the two is printed).
 
-    python benchmarks/check_identical.py [--ref main] [--uploads 6]
+    python benchmarks/check_identical.py [--ref REV] [--uploads 6]   # REV: default where this branch left main
 
 Exit status 0 when every file is identical (the 17-decimal dumps may differ by rounding in
 the last bits: they are reported, not judged), 1 otherwise. Datasets and uploads are made
@@ -38,7 +38,10 @@ _EXACT = """
 import sys
 from lssbench.groundtruth import load_ground_truth
 from lssbench.jsonio import dumps
-from lssbench.leaderboard import board_parts
+try:
+    from lssbench.board import board_parts
+except ImportError:  # before the module was renamed
+    from lssbench.leaderboard import board_parts
 from lssbench.scoring import Evaluator
 from lssbench.submission import load_submission
 gt = load_ground_truth(sys.argv[1])
@@ -95,9 +98,14 @@ def largest_difference(a: Path, b: Path) -> tuple[float, str, int, list[str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ref", default="main", help="git revision to compare with (default: main)")
+    parser.add_argument("--ref", default=None,
+                        help="git revision to compare with (default: where this branch left main)")
     parser.add_argument("--uploads", type=int, default=6, help="leaderboard uploads (default: 6)")
     args = parser.parse_args()
+    if args.ref is None:
+        args.ref = subprocess.run(["git", "-C", str(REPO), "merge-base", "HEAD", "main"], check=True,
+                                  capture_output=True, text=True).stdout.strip()
+    print(f"comparing with {args.ref}", flush=True)
 
     from lssbench.groundtruth import load_ground_truth
 

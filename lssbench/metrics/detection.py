@@ -303,8 +303,11 @@ class DetectionMatches:
 
     # -- core ---------------------------------------------------------------------------------
     def _coco_table(self, w: np.ndarray) -> np.ndarray:
-        """``(K, 4)`` of mAP, AP50, AP75, AR100 per category; NaN where no ground truth."""
-        return self._coco_tables(w[None])[0]
+        """``(K, 4)`` of mAP, AP50, AP75, AR100 per category; NaN where no ground truth.
+
+        The 101 interpolated precisions of each curve are laid out and averaged as
+        COCOeval.accumulate does, so the floats are COCOeval's to the last bit."""
+        return self._coco_tables_chunk(w[None], exact=True)[0]
 
     def _coco_tables(self, weights: np.ndarray) -> np.ndarray:
         """:meth:`_coco_table` for many image weightings ``(B, n_images)`` at once: ``(B, K, 4)``.
@@ -315,7 +318,8 @@ class DetectionMatches:
         largest precision.  So each (category, IoU) curve is evaluated at its TP entries
         only, with ``fp = (counted weight so far) - tp``; integer counts keep the precisions
         exact, and the 101 interpolated precisions are summed as precision x number of
-        recall points it serves (equal to COCOeval's mean to about 1e-16).  The TP entries
+        recall points it serves (equal to COCOeval's mean, and to :meth:`_coco_table`, to about
+        1e-16: the bootstrap's path; ``_coco_table`` is the bit-exact one).  The TP entries
         of all curves lie end to end (no padding), resamples along the fast axis, in chunks
         of :data:`_CHUNK_RESAMPLES`.
         """
@@ -325,7 +329,7 @@ class DetectionMatches:
         return np.concatenate([self._coco_tables_chunk(weights[i:i + _CHUNK_RESAMPLES])
                                for i in range(0, len(weights), _CHUNK_RESAMPLES)])
 
-    def _coco_tables_chunk(self, w: np.ndarray) -> np.ndarray:
+    def _coco_tables_chunk(self, w: np.ndarray, exact: bool = False) -> np.ndarray:
         n_b = w.shape[0]
         out = np.full((n_b, _K, 4), np.nan)
         npig = w @ self.gt_counts  # (B, K)
@@ -362,6 +366,8 @@ class DetectionMatches:
                 view = pr[lo:hi][::-1]
                 np.maximum.accumulate(view, axis=0, out=view)
             tp_last[e["filled"]] = tp[e["ends"] - 1]
+            if exact:
+                return self._exact_tables(out, has, npig, need[which.reshape(npig.shape)], tp, pr, tp_last)
             # recall point r takes the precision of the first TP entry with tp >= need(r):
             # entry j serves the points with tp[j-1] < need <= tp[j], none beyond the last
             reached = (need[:, None, :] <= np.arange(int(tp_last.max()) + 1)[None, :, None]).sum(axis=2)
@@ -370,6 +376,8 @@ class DetectionMatches:
             served[1:] -= upto_r[:-1]
             served[e["firsts"]] = upto_r[e["firsts"]]
             area[e["filled"]] = np.add.reduceat(pr * served, e["firsts"], axis=0)
+        elif exact:
+            return self._exact_tables(out, has, npig, need[which.reshape(npig.shape)], None, None, tp_last)
         n_points = len(RECALL_THRESHOLDS)
         area = area.reshape(_K, _T, n_b).transpose(2, 0, 1)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -379,6 +387,28 @@ class DetectionMatches:
         out[:, :, 2] = area[:, :, _T75] / n_points
         out[:, :, 3] = recall.mean(axis=-1)
         out[~has] = np.nan
+        return out
+
+    def _exact_tables(self, out, has, npig, need, tp, pr, tp_last) -> np.ndarray:
+        """The end of :meth:`_coco_tables_chunk` for a few resamples, bit for bit COCOeval's:
+        the interpolated precision at each recall point laid out, then averaged."""
+        e = self._tp_entries
+        n_b = out.shape[0]
+        q = np.zeros((n_b, _K, _T, len(RECALL_THRESHOLDS)))
+        for b in range(n_b if tp is not None else 0):
+            for row, (lo, hi) in zip(e["filled"].tolist(), e["spans"]):
+                k, t = divmod(row, _T)
+                found = np.searchsorted(tp[lo:hi, b], need[b, k], side="left")  # first entry with tp >= need
+                inside = found < hi - lo
+                q[b, k, t, inside] = pr[lo + found[inside], b]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            recall = tp_last.reshape(_K, _T, n_b).transpose(2, 0, 1) / npig[:, :, None].astype(np.float64)
+        for b in range(n_b):
+            present = has[b]
+            out[b, present, 0] = q[b, present].mean(axis=(1, 2))
+            out[b, present, 1] = q[b, present, _T50].mean(axis=1)
+            out[b, present, 2] = q[b, present, _T75].mean(axis=1)
+            out[b, present, 3] = recall[b, present].mean(axis=1)
         return out
 
     @functools.cached_property
@@ -474,15 +504,18 @@ class DetectionMatches:
     # -- public -----------------------------------------------------------------------------
     def headline(self, image_weights=None) -> dict:
         """``{"mAP", "AP50"}`` over categories with ground truth (None if none has any)."""
-        many = self.headlines(_weights(image_weights, len(self.image_ids))[None])
-        return {key: None if np.isnan(v[0]) else float(v[0]) for key, v in many.items()}
+        table = self._coco_table(_weights(image_weights, len(self.image_ids)))
+        has = ~np.isnan(table[:, 0])
+        if not has.any():
+            return {"mAP": None, "AP50": None}
+        return {"mAP": float(table[has, 0].mean()), "AP50": float(table[has, 1].mean())}
 
     def headlines(self, image_weights) -> dict[str, np.ndarray]:
         """:meth:`headline` for many image weightings at once (the bootstrap).
 
         ``image_weights``: non-negative integers ``(B, n_images)``. Returns ``{"mAP": (B,),
         "AP50": (B,)}`` floats, NaN where no category has ground truth; row ``b`` equals
-        ``headline(image_weights[b])`` bit for bit.
+        ``headline(image_weights[b])`` to about 1e-16 (see :meth:`_coco_tables`).
         """
         table = self._coco_tables(_weights(image_weights, len(self.image_ids), many=True))
         has = ~np.isnan(table[:, :, 0])
