@@ -254,6 +254,8 @@ def score_many(jobs: Sequence[Upload], evaluator: Evaluator, *, n_bootstrap: int
     def lost(job: Upload, error: WorkerLost) -> Entry:
         return failed_entry(job.name, job.kind, ScoringMachineError(str(error)))
 
+    if jobs:  # ground-truth masks and resamples made once here, inherited by every forked worker
+        evaluator.prepare(n_bootstrap=n_bootstrap, seed=seed)
     entries = []
     for entry in fork_map(score, list(jobs), workers=workers, chunksize=1, on_lost=lost):
         entries.append(entry)

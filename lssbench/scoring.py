@@ -14,9 +14,9 @@ import numpy as np
 from lssbench import __version__
 from lssbench.domain import HEADLINES, RANKING, TASKS, Headline  # noqa: F401  (re-exported)
 from lssbench.metrics import METRICS_VERSION
-from lssbench.metrics.bootstrap import bootstrap_values, percentile_ci, subset_counts, values_on_counts
+from lssbench.metrics.bootstrap import BatchStatistic, batch_values, bootstrap_counts, percentile_ci, subset_counts
 from lssbench.metrics.detection import match_detections
-from lssbench.metrics.grading import align_grades, evaluate_aligned_grades, weighted_kappa
+from lssbench.metrics.grading import align_grades, evaluate_aligned_grades, unit_confusions, weighted_kappas
 from lssbench.metrics.segmentation import case_metrics, headline_arrays, headline_from_weights, summarize_cases
 from lssbench.parallel import fork_map
 from lssbench.problems import DataError, UsageError
@@ -24,9 +24,6 @@ from lssbench.problems import DataError, UsageError
 RESULTS_SCHEMA_VERSION = 1
 DEFAULT_RESAMPLES = 1000
 CONFIDENCE = 0.95
-
-
-Statistic = Callable[[np.ndarray], "float | None"]
 
 
 class Evaluator:
@@ -45,6 +42,39 @@ class Evaluator:
         self._patient_index = {pid: i for i, pid in enumerate(self.patients)}
         self.keep_resamples = keep_resamples
         self.parts = dict(parts) if parts else None
+        self._counts: dict = {}
+
+    def prepare(self, *, n_bootstrap: int = DEFAULT_RESAMPLES, seed: int = 0) -> "Evaluator":
+        """Do the ground-truth work every submission shares now (decode the masks, draw the
+        resamples of these settings and of the parts), so that workers forked afterwards
+        inherit it instead of each doing it again. Optional: :meth:`evaluate` does what is
+        missing. Returns the evaluator."""
+        if self.ground_truth.cases:
+            self.ground_truth.masks()
+        if n_bootstrap > 0:
+            self._resamples(None, n_bootstrap, seed)
+            for patients in (self.parts or {}).values():
+                self._resamples(self._members(patients), n_bootstrap, seed)
+        return self
+
+    def _resamples(self, members: np.ndarray | None, n_bootstrap: int, seed: int) -> np.ndarray:
+        """Patient multiplicities of the resamples (all patients, or drawn within ``members``), kept."""
+        key = (None if members is None else members.tobytes(), n_bootstrap, seed)
+        if key not in self._counts:
+            n = len(self.patients)
+            self._counts[key] = (bootstrap_counts(n, n_bootstrap, seed) if members is None
+                                 else subset_counts(n, members, n_bootstrap, seed))
+            self._counts[key].flags.writeable = False
+        return self._counts[key]
+
+    def _members(self, patients: Sequence[str]) -> np.ndarray:
+        unknown = sorted(set(patients) - set(self._patient_index))
+        if unknown:
+            raise UsageError(f"patient {unknown[0]} of a board part is not in the {self.ground_truth.split} "
+                             "ground truth")
+        if not patients:
+            raise UsageError("a board part needs at least one patient")
+        return np.array(sorted(self._patient_index[pid] for pid in set(patients)), dtype=np.int64)
 
     def evaluate(self, submission, *, n_bootstrap: int = DEFAULT_RESAMPLES, seed: int = 0,
                  keep_resamples: bool | None = None, parts: Mapping[str, Sequence[str]] | None = None) -> dict:
@@ -64,7 +94,7 @@ class Evaluator:
         keep_resamples = self.keep_resamples if keep_resamples is None else keep_resamples
         parts = self.parts if parts is None else parts
         results: dict = self._header(submission)
-        statistics: dict[str, Statistic] = {}
+        statistics: dict[str, BatchStatistic] = {}
         warnings: list[str] = list(getattr(submission, "warnings", []))
         for task in TASKS:
             if task in submission.tasks:
@@ -73,7 +103,7 @@ class Evaluator:
                 statistics.update({f"{task}.{key}": fn for key, fn in task_statistics.items()})
                 warnings.extend(task_warnings)
         if n_bootstrap > 0 and statistics:
-            values = bootstrap_values(statistics, len(self.patients), n_resamples=n_bootstrap, seed=seed)
+            values = batch_values(statistics, self._resamples(None, n_bootstrap, seed))
             results["ci95"] = _cis(values)
             results["bootstrap"] = bootstrap_settings(n_bootstrap, seed)
             if keep_resamples:
@@ -84,22 +114,16 @@ class Evaluator:
         results["warnings"] = warnings
         return results
 
-    def _part(self, statistics: Mapping[str, Statistic], patients: Sequence[str], n_bootstrap: int,
+    def _part(self, statistics: Mapping[str, BatchStatistic], patients: Sequence[str], n_bootstrap: int,
               seed: int, keep_resamples: bool) -> dict:
-        unknown = sorted(set(patients) - set(self._patient_index))
-        if unknown:
-            raise UsageError(f"patient {unknown[0]} of a board part is not in the {self.ground_truth.split} "
-                             "ground truth")
-        if not patients:
-            raise UsageError("a board part needs at least one patient")
-        members = np.array(sorted(self._patient_index[pid] for pid in set(patients)), dtype=np.int64)
-        weights = np.zeros(len(self.patients), dtype=np.int64)
-        weights[members] = 1
+        members = self._members(patients)
+        weights = np.zeros((1, len(self.patients)), dtype=np.int64)
+        weights[0, members] = 1
         part: dict = {"patients": int(members.size),
-                      "headlines": {name: _float_or_none(_finite_or_none(fn(weights)))
-                                    for name, fn in statistics.items()}}
+                      "headlines": {name: _float_or_none(_finite_or_none(value[0]))
+                                    for name, value in batch_values(statistics, weights).items()}}
         if n_bootstrap > 0 and statistics:
-            values = values_on_counts(statistics, subset_counts(len(self.patients), members, n_bootstrap, seed))
+            values = batch_values(statistics, self._resamples(members, n_bootstrap, seed))
             part["ci95"] = _cis(values)
             if keep_resamples:
                 part["resamples"] = _lists(values)
@@ -118,9 +142,13 @@ class Evaluator:
         }
 
     def _unit_weights(self, patient_ids) -> Callable[[np.ndarray], np.ndarray]:
-        """Maps patient multiplicities to the multiplicities of rows owned by ``patient_ids``."""
-        index = np.array([self._patient_index[pid] for pid in patient_ids], dtype=np.int64)
-        return lambda patient_weights: patient_weights[index]
+        """Maps patient multiplicities ``(B, n_patients)`` to those of the rows owned by
+        ``patient_ids`` ``(B, n_rows)``."""
+        index = self._unit_positions(patient_ids)
+        return lambda patient_weights: patient_weights[:, index]
+
+    def _unit_positions(self, patient_ids) -> np.ndarray:
+        return np.array([self._patient_index[pid] for pid in patient_ids], dtype=np.int64)
 
     # --- tasks -----------------------------------------------------------------------------
     def _score_detection(self, submission):
@@ -130,7 +158,7 @@ class Evaluator:
         summary = matches.summary()
         warnings = summary.pop("warnings", [])
         to_images = self._unit_weights(gt.images["patient_id"])
-        headline = _once_per_resample(lambda w: matches.headline(to_images(w)))
+        headline = _once_per_resample(lambda w: matches.headlines(to_images(w)))
         statistics = {"mAP": lambda w: headline(w)["mAP"], "AP50": lambda w: headline(w)["AP50"]}
         return summary, statistics, [f"detections.csv: {message}" for message in warnings]
 
@@ -140,11 +168,8 @@ class Evaluator:
         summary = evaluate_aligned_grades(aligned)
         y_true = aligned["severity_true"].to_numpy(dtype=np.int64)
         y_pred = aligned["severity_pred"].to_numpy(dtype=np.int64)
-        to_rows = self._unit_weights(aligned["patient_id"])
-        statistics = {
-            "qwk": lambda w: weighted_kappa(y_true, y_pred, weights="quadratic",
-                                                    sample_weight=to_rows(w)),
-        }
+        per_patient = unit_confusions(y_true, y_pred, self._unit_positions(aligned["patient_id"]), len(self.patients))
+        statistics = {"qwk": lambda w: weighted_kappas(per_patient, w, weights="quadratic")}
         return summary, statistics, []
 
     def _score_segmentation(self, submission):
@@ -165,13 +190,16 @@ class Evaluator:
         case_ids, dice, hd95 = headline_arrays(per_case)
         to_cases = self._unit_weights(case_ids)
 
-        def weighted_headline(w):  # None when a resample drew no segmentation case
+        def weighted_headline(w):  # NaN where a resample drew no segmentation case
             case_weights = to_cases(w)
-            return headline_from_weights(dice, hd95, case_weights) if case_weights.any() else (None, None)
+            drawn = case_weights.any(axis=1)
+            mean_dice, mean_hd95 = np.full(len(w), np.nan), np.full(len(w), np.nan)
+            if drawn.any():
+                mean_dice[drawn], mean_hd95[drawn] = headline_from_weights(dice, hd95, case_weights[drawn])
+            return mean_dice, mean_hd95
 
         headline = _once_per_resample(weighted_headline)
-        statistics = {"mean_dice": lambda w: _float_or_none(headline(w)[0]),
-                      "mean_hd95_mm": lambda w: _float_or_none(headline(w)[1])}
+        statistics = {"mean_dice": lambda w: headline(w)[0], "mean_hd95_mm": lambda w: headline(w)[1]}
         return summary, statistics, []
 
 
@@ -200,7 +228,7 @@ def _float_or_none(value):
 
 
 def _once_per_resample(compute: Callable[[np.ndarray], object]) -> Callable[[np.ndarray], object]:
-    """Memoize ``compute`` on the last weight vector, so statistics sharing it run it once."""
+    """Memoize ``compute`` on the last weight matrix, so statistics sharing it run it once."""
     last: dict = {}
 
     def cached(weights: np.ndarray):

@@ -15,6 +15,10 @@ Conventions (see docs/metrics.md):
 * A statistic may return ``None`` or NaN for a resample (e.g. sensitivity when no
   positive patient was drawn); that resample is skipped for that statistic only. If
   fewer than half of the resamples are valid the CI is ``None``.
+* A *vectorised* statistic (:data:`BatchStatistic`, :func:`batch_values`) takes the whole
+  ``(n_resamples, n_units)`` multiplicity matrix at once and returns one float per
+  resample (NaN where undefined): what lssbench's scoring uses. :func:`bootstrap_values`
+  takes per-resample statistics (one weight vector per call) and is the simple reference.
 * The CI is the percentile interval: the ``(1 - confidence) / 2`` and
   ``(1 + confidence) / 2`` quantiles of the valid values (numpy's default linear
   interpolation). Floats are returned unrounded.
@@ -33,6 +37,8 @@ DEFAULT_CONFIDENCE = 0.95
 MIN_VALID_SHARE = 0.5
 
 Statistic = Callable[[np.ndarray], "float | None"]
+#: A statistic of many resamples at once: int64 ``(B, n_units)`` -> float ``(B,)``, NaN where undefined.
+BatchStatistic = Callable[[np.ndarray], np.ndarray]
 
 
 def bootstrap_counts(n_units: int, n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> np.ndarray:
@@ -100,6 +106,22 @@ def values_on_counts(statistics: Mapping[str, Statistic], counts: np.ndarray) ->
     for b, weights in enumerate(counts):
         for name, statistic in statistics.items():
             values[name][b] = _value(statistic(weights))
+    return values
+
+
+def batch_values(statistics: Mapping[str, BatchStatistic], counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Each vectorised statistic on a whole multiplicity matrix ``counts`` (``(B, n_units)``) at once.
+
+    Returns ``{name: float array (B,)}`` with every non-finite value (undefined resample)
+    stored as NaN, like :func:`values_on_counts` does for per-resample statistics.
+    """
+    counts = np.asarray(counts)
+    values = {}
+    for name, statistic in statistics.items():
+        value = np.asarray(statistic(counts), dtype=np.float64)
+        if value.shape != (counts.shape[0],):
+            raise ValueError(f"statistic {name!r} returned shape {value.shape}, expected ({counts.shape[0]},)")
+        values[name] = np.where(np.isfinite(value), value, np.nan)
     return values
 
 

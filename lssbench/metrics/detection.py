@@ -24,6 +24,7 @@ re-weights images (bootstrap multiplicities) without matching again.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +64,8 @@ _K = len(CATEGORIES)
 _L = len(LEVELS)
 _T50 = int(np.flatnonzero(IOU_THRESHOLDS == 0.5)[0])
 _T75 = int(np.flatnonzero(IOU_THRESHOLDS == 0.75)[0])
+#: Resamples per chunk of :meth:`DetectionMatches._coco_tables` (the fast axis of its arrays).
+_CHUNK_RESAMPLES = 64
 
 
 # --- IoU ------------------------------------------------------------------------------------
@@ -131,12 +134,14 @@ def _boxes(frame: pd.DataFrame, what: str) -> np.ndarray:
     return boxes
 
 
-def _weights(image_weights, n_images: int) -> np.ndarray:
-    if image_weights is None:
+def _weights(image_weights, n_images: int, many: bool = False) -> np.ndarray:
+    """Checked int64 image weights ``(n_images,)``, or ``(B, n_images)`` with ``many``."""
+    if image_weights is None and not many:
         return np.ones(n_images, dtype=np.int64)
     w = np.asarray(image_weights)
-    if w.shape != (n_images,):
-        raise ValueError(f"image_weights needs one value per image ({n_images}), got shape {w.shape}")
+    if (w.ndim != 1 + many) or w.shape[-1] != n_images:
+        expected = f"(B, {n_images})" if many else f"({n_images})"
+        raise ValueError(f"image_weights needs one value per image {expected}, got shape {w.shape}")
     if w.dtype.kind not in "iub":
         if not np.all(np.isfinite(w)) or not np.array_equal(w, np.round(w)):
             raise ValueError("image_weights must be non-negative integers")
@@ -250,6 +255,21 @@ def _mean(values):
     return float(np.mean(values)) if values else None
 
 
+def _mean_where(values: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Row means of ``values (B, K)`` over the ``present`` entries, NaN where none.
+
+    Rows sharing a pattern of present entries are averaged together over exactly those
+    entries, so each equals ``values[b, present[b]].mean()`` bit for bit.
+    """
+    out = np.full(values.shape[0], np.nan)
+    patterns, inverse = np.unique(present, axis=0, return_inverse=True)
+    for p, pattern in enumerate(patterns):
+        if pattern.any():
+            rows = np.flatnonzero(inverse.reshape(-1) == p)
+            out[rows] = values[np.ix_(rows, np.flatnonzero(pattern))].mean(axis=1)
+    return out
+
+
 def _mean_block(blocks):
     blocks = [b for b in blocks if b is not None]
     if not blocks:
@@ -285,59 +305,143 @@ class DetectionMatches:
     def _coco_table(self, w: np.ndarray) -> np.ndarray:
         """``(K, 4)`` of mAP, AP50, AP75, AR100 per category; NaN where no ground truth.
 
+        The 101 interpolated precisions of each curve are laid out and averaged as
+        COCOeval.accumulate does, so the floats are COCOeval's to the last bit."""
+        return self._coco_tables_chunk(w[None], exact=True)[0]
+
+    def _coco_tables(self, weights: np.ndarray) -> np.ndarray:
+        """:meth:`_coco_table` for many image weightings ``(B, n_images)`` at once: ``(B, K, 4)``.
+
         Only the true-positive entries of each precision/recall curve matter: the
         interpolated precision at recall r is the largest precision among entries with
         recall >= r, and among entries sharing a TP count the first (fewest FPs) has the
         largest precision.  So each (category, IoU) curve is evaluated at its TP entries
-        only, with ``fp = (weight so far) - tp``; integer counts keep it exact.
+        only, with ``fp = (counted weight so far) - tp``; integer counts keep the precisions
+        exact, and the 101 interpolated precisions are summed as precision x number of
+        recall points it serves (equal to COCOeval's mean, and to :meth:`_coco_table`, to about
+        1e-16: the bootstrap's path; ``_coco_table`` is the bit-exact one).  The TP entries
+        of all curves lie end to end (no padding), resamples along the fast axis, in chunks
+        of :data:`_CHUNK_RESAMPLES`.
         """
-        if not self.det_counted.all():  # a detection outside COCO's area range: slow path
-            return self._coco_table_reference(w)
-        out = np.full((_K, 4), np.nan)
-        npig = w @ self.gt_counts  # (K,)
+        weights = np.asarray(weights, dtype=np.int64)
+        if not len(weights):
+            return np.zeros((0, _K, 4))
+        return np.concatenate([self._coco_tables_chunk(weights[i:i + _CHUNK_RESAMPLES])
+                               for i in range(0, len(weights), _CHUNK_RESAMPLES)])
+
+    def _coco_tables_chunk(self, w: np.ndarray, exact: bool = False) -> np.ndarray:
+        n_b = w.shape[0]
+        out = np.full((n_b, _K, 4), np.nan)
+        npig = w @ self.gt_counts  # (B, K)
         has = npig > 0
         if not has.any():
             return out
-        n_pad = self.tp_positions.shape[1]
-        bounds = self.category_bounds
-        cum_w = np.concatenate([[0], np.cumsum(w[self.det_image])])  # (N + 1,)
-        row_cat = np.repeat(np.arange(_K), _T)
-        n_rows = np.repeat(npig, _T).astype(np.float64)[:, None]
-        if n_pad:
-            # padding repeats a row's last entry with weight 0 (image index n_images), so it
-            # repeats that entry's precision and leaves every maximum unchanged
-            tp = np.cumsum(np.append(w, 0)[self.tp_images], axis=1)  # (K*T, P) int
-            seen = cum_w[self.tp_positions + 1] - cum_w[bounds[row_cat]][:, None]
-            tp_f = tp.astype(np.float64)
-            fp_f = (seen - tp).astype(np.float64)
-            pr = tp_f / (fp_f + tp_f + np.spacing(1))
-            pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
-            tp_last = tp[:, -1]
-        else:
-            tp, pr = np.zeros((_K * _T, 0), np.int64), np.zeros((_K * _T, 0))
-            tp_last = np.zeros(_K * _T, np.int64)
-        # smallest TP count m with m / npig >= r, exactly as the float comparison rc >= r
+        e = self._tp_entries
+        tp_last = np.zeros((_K * _T, n_b), np.int64)
+        area = np.zeros((_K * _T, n_b))  # sum of the 101 interpolated precisions of each curve
+        # smallest TP count m with m / npig >= r, exactly as the float comparison rc >= r; it
+        # depends on npig alone, so it is worked out once per distinct npig
+        values, which = np.unique(npig, return_inverse=True)
+        n_gt = values.astype(np.float64)[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
-            need = np.ceil(RECALL_THRESHOLDS[None, :] * n_rows).astype(np.int64)
-            need -= ((need - 1) / n_rows >= RECALL_THRESHOLDS) & (need > 0)
-            need += need / n_rows < RECALL_THRESHOLDS
-        rows = np.arange(_K * _T)[:, None]
-        big = int(tp_last.max()) + 2
-        keys = (rows * big + tp).ravel()
-        found = np.searchsorted(keys, (rows * big + need).ravel(), side="left").reshape(need.shape)
-        index = found - rows * n_pad
-        inside = (index < n_pad) & (need <= tp_last[:, None])
-        q = np.zeros(need.shape)
-        if n_pad:
-            q[inside] = pr[np.broadcast_to(rows, need.shape)[inside], index[inside]]
-        q = q.reshape(_K, _T, -1)
+            need = np.ceil(RECALL_THRESHOLDS[None, :] * n_gt).astype(np.int64)
+            need -= ((need - 1) / n_gt >= RECALL_THRESHOLDS) & (need > 0)
+            need += need / n_gt < RECALL_THRESHOLDS
+        if len(e["rows"]):
+            wt = np.ascontiguousarray(w.T)  # (n_images, B): resamples along the fast axis
+            tp_w = wt[e["images"]]  # (L, B)
+            tp = np.cumsum(tp_w, axis=0)
+            tp -= np.concatenate([np.zeros((1, n_b), np.int64), tp])[e["starts"]][e["rows"]]
+            # counted weight up to each entry (an ignored detection -- unmatched, outside COCO's
+            # area range -- is neither TP nor FP; a matched one there is still a TP): one matrix
+            # product of exact integers, then a running sum
+            upto = np.cumsum(e["segments"] @ wt.astype(np.float64), axis=0).astype(np.int64)
+            seen = upto[e["at_position"]] - upto[e["at_start"]]
+            if e["uncounted"].any():
+                extra = np.cumsum(tp_w * e["uncounted"][:, None], axis=0)
+                seen += extra - np.concatenate([np.zeros((1, n_b), np.int64), extra])[e["starts"]][e["rows"]]
+            # fp + tp == seen exactly (integers), so this is tp / (fp + tp + eps) of COCOeval
+            pr = tp.astype(np.float64) / (seen.astype(np.float64) + np.spacing(1))
+            for lo, hi in e["spans"]:  # precision made monotone from the right, curve by curve
+                view = pr[lo:hi][::-1]
+                np.maximum.accumulate(view, axis=0, out=view)
+            tp_last[e["filled"]] = tp[e["ends"] - 1]
+            if exact:
+                return self._exact_tables(out, has, npig, need[which.reshape(npig.shape)], tp, pr, tp_last)
+            # recall point r takes the precision of the first TP entry with tp >= need(r):
+            # entry j serves the points with tp[j-1] < need <= tp[j], none beyond the last
+            reached = (need[:, None, :] <= np.arange(int(tp_last.max()) + 1)[None, :, None]).sum(axis=2)
+            upto_r = reached[np.ascontiguousarray(which.reshape(npig.shape).T)[e["categories"]], tp]
+            served = upto_r.copy()
+            served[1:] -= upto_r[:-1]
+            served[e["firsts"]] = upto_r[e["firsts"]]
+            area[e["filled"]] = np.add.reduceat(pr * served, e["firsts"], axis=0)
+        elif exact:
+            return self._exact_tables(out, has, npig, need[which.reshape(npig.shape)], None, None, tp_last)
+        n_points = len(RECALL_THRESHOLDS)
+        area = area.reshape(_K, _T, n_b).transpose(2, 0, 1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            recall = (tp_last / n_rows[:, 0]).reshape(_K, _T)
-        out[has, 0] = q[has].mean(axis=(1, 2))
-        out[has, 1] = q[has, _T50].mean(axis=1)
-        out[has, 2] = q[has, _T75].mean(axis=1)
-        out[has, 3] = recall[has].mean(axis=1)
+            recall = tp_last.reshape(_K, _T, n_b).transpose(2, 0, 1) / npig[:, :, None].astype(np.float64)
+        out[:, :, 0] = area.sum(axis=2) / (_T * n_points)
+        out[:, :, 1] = area[:, :, _T50] / n_points
+        out[:, :, 2] = area[:, :, _T75] / n_points
+        out[:, :, 3] = recall.mean(axis=-1)
+        out[~has] = np.nan
         return out
+
+    def _exact_tables(self, out, has, npig, need, tp, pr, tp_last) -> np.ndarray:
+        """The end of :meth:`_coco_tables_chunk` for a few resamples, bit for bit COCOeval's:
+        the interpolated precision at each recall point laid out, then averaged."""
+        e = self._tp_entries
+        n_b = out.shape[0]
+        q = np.zeros((n_b, _K, _T, len(RECALL_THRESHOLDS)))
+        for b in range(n_b if tp is not None else 0):
+            for row, (lo, hi) in zip(e["filled"].tolist(), e["spans"]):
+                k, t = divmod(row, _T)
+                found = np.searchsorted(tp[lo:hi, b], need[b, k], side="left")  # first entry with tp >= need
+                inside = found < hi - lo
+                q[b, k, t, inside] = pr[lo + found[inside], b]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            recall = tp_last.reshape(_K, _T, n_b).transpose(2, 0, 1) / npig[:, :, None].astype(np.float64)
+        for b in range(n_b):
+            present = has[b]
+            out[b, present, 0] = q[b, present].mean(axis=(1, 2))
+            out[b, present, 1] = q[b, present, _T50].mean(axis=1)
+            out[b, present, 2] = q[b, present, _T75].mean(axis=1)
+            out[b, present, 3] = recall[b, present].mean(axis=1)
+        return out
+
+    @functools.cached_property
+    def _tp_entries(self) -> dict:
+        """The TP entries of every (category, IoU) curve end to end, for :meth:`_coco_tables`.
+
+        ``images``/``rows``/``categories`` per entry; ``starts (K*T,)`` where each curve's
+        entries begin; ``filled`` the curves with entries, ``firsts``/``ends`` their bounds and
+        ``spans`` the same as pairs. The positions referenced (every entry's, and the one
+        before each curve's first) cut the accumulated detections into segments:
+        ``segments (S, n_images)`` counts the counted detections of each image in each
+        segment, so ``cumsum(segments @ w.T)`` is the counted weight up to each referenced
+        position, read at ``at_position`` (per entry) minus ``at_start`` (its curve's start).
+        """
+        n_images = len(self.image_ids)
+        lengths = (self.tp_images < n_images).sum(axis=1)  # entries come first, padding after
+        rows = np.repeat(np.arange(_K * _T), lengths)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        cols = np.arange(len(rows)) - starts[rows]
+        positions = self.tp_positions[rows, cols]
+        curve_starts = self.category_bounds[np.arange(_K * _T) // _T] - 1
+        cuts = np.unique(np.concatenate([positions, curve_starts]))
+        segment = np.searchsorted(cuts, np.arange(len(self.det_image)), side="left")  # first cut at or after
+        keep = self.det_counted & (segment < len(cuts))
+        segments = np.zeros((len(cuts), n_images))
+        np.add.at(segments, (segment[keep], self.det_image[keep]), 1.0)
+        filled = np.flatnonzero(lengths)
+        firsts, ends = starts[filled], starts[filled] + lengths[filled]
+        return {"images": self.tp_images[rows, cols], "rows": rows, "categories": rows // _T, "starts": starts,
+                "filled": filled, "firsts": firsts, "ends": ends, "spans": list(zip(firsts.tolist(), ends.tolist())),
+                "segments": segments, "at_position": np.searchsorted(cuts, positions),
+                "at_start": np.searchsorted(cuts, curve_starts)[rows],
+                "uncounted": ~self.det_counted[positions]}
 
     def _interpolated_precision(self, w: np.ndarray, k: int, thresholds) -> tuple[np.ndarray, np.ndarray]:
         """COCOeval.accumulate for category ``k`` at IoU indices ``thresholds`` (all entries).
@@ -405,6 +509,17 @@ class DetectionMatches:
         if not has.any():
             return {"mAP": None, "AP50": None}
         return {"mAP": float(table[has, 0].mean()), "AP50": float(table[has, 1].mean())}
+
+    def headlines(self, image_weights) -> dict[str, np.ndarray]:
+        """:meth:`headline` for many image weightings at once (the bootstrap).
+
+        ``image_weights``: non-negative integers ``(B, n_images)``. Returns ``{"mAP": (B,),
+        "AP50": (B,)}`` floats, NaN where no category has ground truth; row ``b`` equals
+        ``headline(image_weights[b])`` to about 1e-16 (see :meth:`_coco_tables`).
+        """
+        table = self._coco_tables(_weights(image_weights, len(self.image_ids), many=True))
+        has = ~np.isnan(table[:, :, 0])
+        return {"mAP": _mean_where(table[:, :, 0], has), "AP50": _mean_where(table[:, :, 1], has)}
 
     def summary(self, image_weights=None) -> dict:
         """The full results dict (see :func:`evaluate_detection`), images weighted by

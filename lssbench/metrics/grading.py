@@ -122,18 +122,58 @@ def kappa_from_confusion(confusion: np.ndarray, weights: str | None = "quadratic
     ``|i-j|`` (linear) or ``i != j`` (None). Returns ``None`` for an empty matrix and
     ``1.0`` when the expected disagreement is zero (one grade, perfect agreement).
     """
-    observed = np.asarray(confusion, dtype=np.float64)
-    total = observed.sum()
-    if not total > 0:
-        return None
-    w = _disagreement_weights(weights, observed.shape[0])
-    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / total
-    expected_disagreement = float((w * expected).sum())
-    observed_disagreement = float((w * observed).sum())
-    if expected_disagreement <= 0:
-        # Only reachable when truth and prediction are the same single class.
-        return 1.0 if observed_disagreement <= 0 else 0.0
-    return 1.0 - observed_disagreement / expected_disagreement
+    kappa = kappas_from_confusions(np.asarray(confusion)[None], weights)[0]
+    return None if np.isnan(kappa) else float(kappa)
+
+
+def kappas_from_confusions(confusions: np.ndarray, weights: str | None = "quadratic") -> np.ndarray:
+    """:func:`kappa_from_confusion` of each of ``B`` square matrices ``(B, n, n)`` at once:
+    float ``(B,)``, NaN for an empty matrix (the same floats, bit for bit, as one at a time)."""
+    observed = np.asarray(confusions, dtype=np.float64)
+    if observed.ndim != 3 or observed.shape[1] != observed.shape[2]:
+        raise ValueError(f"confusions must be (B, n, n) square matrices, got shape {observed.shape}")
+    total = observed.sum(axis=(1, 2))
+    w = _disagreement_weights(weights, observed.shape[1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = observed.sum(axis=2)[:, :, None] * observed.sum(axis=1)[:, None, :] / total[:, None, None]
+        expected_disagreement = (w * expected).sum(axis=(1, 2))
+        observed_disagreement = (w * observed).sum(axis=(1, 2))
+        kappa = 1.0 - observed_disagreement / expected_disagreement
+    # zero expected disagreement only when truth and prediction are the same single class
+    kappa = np.where(expected_disagreement <= 0, np.where(observed_disagreement <= 0, 1.0, 0.0), kappa)
+    return np.where(total > 0, kappa, np.nan)
+
+
+def unit_confusions(y_true, y_pred, row_units, n_units: int) -> np.ndarray:
+    """Unweighted 4x4 confusion counts of each unit's rows: int64 ``(n_units, 4, 4)``.
+
+    ``row_units`` gives each row's unit position (``0 <= u < n_units``). For unit
+    multiplicities ``W (B, n_units)`` (bootstrap resamples), ``np.tensordot(W, C, 1)`` is
+    each resample's :func:`confusion_matrix_4` with ``sample_weight = W[b][row_units]``.
+    """
+    t, p = _pair(y_true, y_pred)
+    units = np.asarray(row_units, dtype=np.int64)
+    if units.shape != t.shape:
+        raise ValueError(f"row_units has shape {units.shape}, expected ({t.size},)")
+    if units.size and (units.min() < 0 or units.max() >= n_units):
+        raise ValueError(f"row_units must lie in 0..{n_units - 1}")
+    flat = (units * N_GRADES + t) * N_GRADES + p
+    counts = np.bincount(flat, minlength=n_units * N_GRADES * N_GRADES)
+    return counts.reshape(n_units, N_GRADES, N_GRADES)
+
+
+def weighted_kappas(unit_confusion: np.ndarray, unit_weights, weights: str | None = "quadratic") -> np.ndarray:
+    """:func:`weighted_kappa` for many unit weightings at once (the bootstrap's kappa).
+
+    ``unit_confusion`` from :func:`unit_confusions`; ``unit_weights`` non-negative integer
+    multiplicities ``(B, n_units)``. Returns float ``(B,)``, NaN where the total weight is
+    zero; equal, bit for bit, to ``weighted_kappa(..., sample_weight=unit_weights[b][row_units])``.
+    """
+    w = np.asarray(unit_weights)
+    if w.dtype.kind not in "iub" or w.ndim != 2 or w.shape[1] != unit_confusion.shape[0]:
+        raise ValueError(f"unit_weights must be integer (B, {unit_confusion.shape[0]}), got {w.dtype} {w.shape}")
+    confusions = np.tensordot(w.astype(np.int64), unit_confusion.astype(np.int64), axes=1)  # exact integers
+    return kappas_from_confusions(confusions, weights)
 
 
 def weighted_kappa(y_true, y_pred, weights: str | None = "quadratic", sample_weight=None) -> float | None:
@@ -394,7 +434,8 @@ def evaluate_aligned_grades(aligned: pd.DataFrame) -> dict:
 
 
 __all__: Sequence[str] = (
-    "confusion_matrix_4", "kappa_from_confusion", "weighted_kappa", "accuracy", "balanced_accuracy",
+    "confusion_matrix_4", "kappa_from_confusion", "kappas_from_confusions", "unit_confusions", "weighted_kappas",
+    "weighted_kappa", "accuracy", "balanced_accuracy",
     "macro_f1", "binary_view", "normalize_probabilities", "rsna_weighted_log_loss", "roc_auc",
     "grading_aurocs", "grading_metrics", "align_grades", "evaluate_grading", "evaluate_aligned_grades",
     "reliability_curves", "per_grade_metrics",
