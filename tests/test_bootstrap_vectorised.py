@@ -18,7 +18,7 @@ from test_detection import random_case
 
 import lssbench.metrics.detection as detection
 from lssbench.domain import CATEGORIES, GRADES
-from lssbench.leaderboard import board_parts
+from lssbench.board import board_parts
 from lssbench.metrics.bootstrap import batch_values, bootstrap_counts, subset_counts, values_on_counts
 from lssbench.metrics.detection import RECALL_THRESHOLDS, match_detections
 from lssbench.metrics.grading import (
