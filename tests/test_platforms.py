@@ -216,3 +216,14 @@ def test_dockerfile_installs_the_package_and_runs_the_evaluation():
     assert "RUN pip install ." in text
     assert 'CMD ["lssbench", "grand-challenge", "evaluate"' in text and "ENTRYPOINT" not in text.replace(
         "not ENTRYPOINT", "")
+
+
+def test_grand_challenge_damaged_zip_is_named_not_called_empty(test_bundle, tmp_path):
+    input_dir, output_dir, gt = _gc_layout(tmp_path, test_bundle)
+    input_dir.mkdir()
+    (input_dir / "bad.zip").write_bytes(b"garbage\n")
+    result = _gc(["--input", input_dir, "--output", output_dir, "--gt", gt], tmp_path)
+    assert result.exit_code == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert "not a readable zip archive" in last and "empty submission" not in last, last
+    assert not (output_dir / "metrics.json").exists()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -45,8 +44,8 @@ def find_submission(folder: str | os.PathLike) -> Path:
     if not folder.is_dir():
         raise UsageError(f"submission folder {folder} does not exist")
     entries = [p for p in folder.iterdir() if p.name not in JUNK]
-    if len(entries) == 1 and entries[0].is_file() and zipfile.is_zipfile(entries[0]):
-        return entries[0]
+    if len(entries) == 1 and entries[0].is_file() and entries[0].suffix.lower() == ".zip":
+        return entries[0]  # a damaged zip too: the validator then says what is wrong with it
     return folder
 
 
