@@ -227,3 +227,15 @@ def test_grand_challenge_damaged_zip_is_named_not_called_empty(test_bundle, tmp_
     last = result.stderr.strip().splitlines()[-1]
     assert "not a readable zip archive" in last and "empty submission" not in last, last
     assert not (output_dir / "metrics.json").exists()
+
+
+def test_codabench_bundle_refuses_an_impossible_start_date(test_bundle, tmp_path):
+    from click.testing import CliRunner
+
+    from lssbench.cli import main
+
+    result = CliRunner().invoke(main, ["codabench", "bundle", "--gt", str(test_bundle), "--out",
+                                       str(tmp_path / "c.zip"), "--start", "2027-13-45"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--start': '2027-13-45' does not match the format '%Y-%m-%d'." in result.output
+    assert not (tmp_path / "c.zip").exists()

@@ -23,7 +23,8 @@ def codabench():
               help="Image the scoring program runs in (built from lssbench's Dockerfile and pushed). "
                    "Default: lssbench-eval:<version>.")
 @click.option("--title", default=None, help="Competition title.")
-@click.option("--start", default=None, help="Start date of the phase, YYYY-MM-DD (default: today).")
+@click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Start date of the phase, YYYY-MM-DD (default: today).")
 @BOOTSTRAP_OPTION
 @handle_errors
 def codabench_bundle(gt, out, docker_image, title, start, n_bootstrap):
@@ -33,7 +34,7 @@ def codabench_bundle(gt, out, docker_image, title, start, n_bootstrap):
 
     check_outputs(out=out)
     path = cb.build_bundle(gt, out, docker_image=docker_image or cb.DEFAULT_IMAGE, title=title or cb.DEFAULT_TITLE,
-                           start=start, n_bootstrap=n_bootstrap)
+                           start=start.strftime("%Y-%m-%d") if start else None, n_bootstrap=n_bootstrap)
     echo(f"wrote the Codabench bundle to {path} (docker image {docker_image or cb.DEFAULT_IMAGE}); "
                "it holds the private ground truth: keep it private. See README.md inside.")
 
