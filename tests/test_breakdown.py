@@ -286,3 +286,13 @@ def test_demo_writes_a_report_of_each_sample(ground_truth, sample_submissions, t
     assert "refusing to overwrite" in str(written[2].error)
     page = (tmp_path / "reports" / "jittered" / "index.html").read_text()
     assert '<h1 class="name" id="submission-name">jittered</h1>' in page
+
+
+def test_caption_claims_intervals_only_when_a_cell_has_one():
+    rows = collect_rows([("a.json", hand_results())])
+    by_task = breakdown_table(rows, "task", "md")
+    assert "[0.4" in by_task and "bootstrap interval over patients\\] where the results hold one" in by_task
+    by_level = breakdown_table(rows, "level", "latex")
+    assert "[" not in by_level.split(r"\midrule")[1].split(r"\bottomrule")[0]  # no cell shows an interval
+    assert "point values (these results hold no interval for this breakdown)" in by_level
+    assert "bootstrap interval" not in by_level

@@ -105,7 +105,7 @@ def convert_yolo_command(labels, gt, split, data_yaml, side_from_slice, out):
     names = read_names(data_yaml) if data_yaml else None
     result = convert_yolo(labels, source.ground_truth, names=names, side_from_slice=side_from_slice)
     for warning in result.warnings:
-        echo(f"warning: {warning}")
+        echo(f"warning: {warning}", err=True)
     write_submission(out, detections=result.detections)
     where = out if out.suffix.lower() == ".zip" else out / "detections.csv"
     echo(f"wrote {len(result.detections)} detections from {result.files} label files to "

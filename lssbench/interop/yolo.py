@@ -271,6 +271,9 @@ def convert_yolo(labels_dir: str | os.PathLike, reference, *, names: list[str] |
         raise UsageError("the class names are levels without a side (" + ", ".join(n for n, (_, s) in zip(
             names or [], classes) if s is None)[:120] + "): give --side-from-slice to take each box's side "
             "from the side of the spine its slice lies on (public.json side_of_spine)")
+    if side_from_slice and all(side is not None for _, side in classes):
+        raise UsageError("--side-from-slice applies to levels-only class names (--classes levels); these "
+                         "classes name their side already")
     sizes = {i: (int(w), int(h)) for i, w, h in zip(reference.images["image_id"], reference.images["width"],
                                                       reference.images["height"])}
     sides = getattr(reference, "image_sides", {}) or {}

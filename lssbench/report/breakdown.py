@@ -128,11 +128,13 @@ def _cell(row: Row, col: Column, pm: str) -> str:
     return fmt_ci(value, row.cis.get(col.ci) if col.ci else None)
 
 
-def _caption(by: str, rows: list[Row]) -> str:
+def _caption(by: str, rows: list[Row], cols: list[Column]) -> str:
     split, fingerprint = (rows[0].split, rows[0].gt_fingerprint) if rows else (None, None)
     kinds = []
-    if any(r.stds is None for r in rows):
+    if any(r.stds is None and c.ci and r.cis.get(c.ci) for r in rows for c in cols):
         kinds.append("value [95% bootstrap interval over patients] where the results hold one")
+    elif any(r.stds is None for r in rows):
+        kinds.append("point values (these results hold no interval for this breakdown)")
     if any(r.stds is not None for r in rows):
         kinds.append("mean ± sample std over runs")
     return (f"lssbench breakdown by {by}; {split} split, ground truth {str(fingerprint)[:19]}; "
@@ -151,10 +153,10 @@ def breakdown_table(rows: list[Row], by: str, fmt_name: str = "md") -> str:
     if fmt_name == "md":
         headers = ["method"] + [markdown_escape(c.label) for c in cols]
         body = [[markdown_escape(r.name)] + [_cell(r, c, " ± ") for c in cols] for r in rows]
-        return markdown_table(headers, body, text_columns=1) + "\n" + markdown_escape(_caption(by, rows)) + "\n"
+        return markdown_table(headers, body, text_columns=1) + "\n" + markdown_escape(_caption(by, rows, cols)) + "\n"
     headers = ["method"] + [latex_escape(c.label) for c in cols]
     body = [[latex_escape(r.name)] + [_cell(r, c, r" $\pm$ ") for c in cols] for r in rows]
-    caption = latex_escape(_caption(by, rows)).replace("±", r"$\pm$")
+    caption = latex_escape(_caption(by, rows, cols)).replace("±", r"$\pm$")
     return ("% lssbench table: booktabs (\\usepackage{booktabs}); " + f"breakdown by {by}\n"
             + latex_table(headers, body, caption=caption, text_columns=1))
 
