@@ -170,8 +170,18 @@ def test_round_trip_levels_with_side_from_slice(run, synthetic_dataset_dir, val_
 def test_labels_without_conf_score_1_with_a_warning(run, yolo_export, val_bundle, tmp_path):
     result = run("convert", "yolo", yolo_export / "labels" / "val", "--gt", val_bundle, "--out", tmp_path / "sub")
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("warning: 14 boxes without a confidence were scored 1.0; "
+    assert result.stderr.startswith("warning: 14 boxes without a confidence were scored 1.0; "
                                     "predict with save_conf=True for a meaningful AP\n")
+    assert "warning" not in result.stdout
+
+
+def test_side_from_slice_is_refused_when_the_classes_name_their_side(run, yolo_export, val_bundle, tmp_path):
+    preds = _as_predictions(yolo_export / "labels" / "val", tmp_path / "pred")
+    result = run("convert", "yolo", preds, "--gt", val_bundle, "--side-from-slice", "--out", tmp_path / "sub")
+    assert result.exit_code == 2
+    assert result.output == ("error: --side-from-slice applies to levels-only class names (--classes levels); "
+                             "these classes name their side already\n")
+    assert not (tmp_path / "sub").exists()
 
 
 def test_convert_yolo_names_every_bad_file_and_line(run, val_bundle, tmp_path):
