@@ -120,7 +120,8 @@ def prepare_ground_truth(dataset: Dataset, split: str, out: str | os.PathLike, *
     return out
 
 
-def _is_bundle(folder: Path) -> bool:
+def is_bundle(folder: Path) -> bool:
+    """Whether ``folder`` is a ground-truth bundle (its manifest.json says so)."""
     try:
         return json.loads((folder / MANIFEST_FILE).read_text("utf-8")).get("format") == GT_FORMAT
     except (OSError, ValueError, AttributeError):
@@ -128,7 +129,7 @@ def _is_bundle(folder: Path) -> bool:
 
 
 def _check_target(out: Path) -> None:
-    if out.exists() and not (out.is_dir() and (not any(out.iterdir()) or _is_bundle(out))):
+    if out.exists() and not (out.is_dir() and (not any(out.iterdir()) or is_bundle(out))):
         raise UsageError(f"refusing to overwrite {out}: it exists and is not a ground-truth bundle")
 
 

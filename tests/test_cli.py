@@ -131,3 +131,15 @@ def test_check_data_reports_problems_with_exit_1(run, tmp_path):
     assert result.exit_code == 1
     assert "PATIENT12345_IM000003.xml" in result.output
     assert "Traceback" not in result.output
+
+
+def test_dataset_commands_refuse_a_ground_truth_bundle(test_bundle, tmp_path):
+    expected = (f"error: {test_bundle} is a ground-truth bundle (from `lssbench prepare`); this command reads the "
+                "dataset folder itself (DICOM/, Foramina_Detection/, Segmentation/), e.g. the `data` folder the "
+                "bundle was prepared from\n")
+    for args in (["check-data", test_bundle], ["splits", "show", test_bundle],
+                 ["splits", "freeze", test_bundle, "--out", tmp_path / "s.json"],
+                 ["prepare", test_bundle, "--split", "val", "--out", tmp_path / "gt"]):
+        result = CliRunner().invoke(main, [str(a) for a in args])
+        assert result.exit_code == 2, args
+        assert result.output == expected, args

@@ -9,9 +9,21 @@ import click
 
 from lssbench import __version__
 from lssbench.cli.common import EXIT_INVALID, check_outputs, echo, echo_problems, handle_errors, main, patients_option, progress
+from lssbench.problems import UsageError
 
 
 # --- data -------------------------------------------------------------------------------------
+def require_dataset_folder(data: Path) -> Path:
+    """Refuse a ground-truth bundle where a raw dataset folder is expected (exit 2)."""
+    from lssbench.groundtruth import is_bundle
+
+    if is_bundle(data):
+        raise UsageError(f"{data} is a ground-truth bundle (from `lssbench prepare`); this command reads the "
+                         "dataset folder itself (DICOM/, Foramina_Detection/, Segmentation/), e.g. the `data` "
+                         "folder the bundle was prepared from")
+    return data
+
+
 @main.command()
 @click.argument("out", type=click.Path(path_type=Path))
 @patients_option(1, "Number of patients.")
@@ -44,6 +56,7 @@ def synth(out, patients, seed, compact):
 def check_data(data, json_out, decode_all):
     """Read dataset folder DATA (decoding every mask and one DICOM slice per series), print its
     counts, the DICOM transfer syntaxes found and every problem."""
+    require_dataset_folder(data)
     from lssbench.dataset import check_pixels, read_dataset, summarize_dataset
     from lssbench.jsonio import dumps, write_json_atomic
 
@@ -78,6 +91,7 @@ def check_data(data, json_out, decode_all):
 def prepare(data, split, out, split_file):
     """Write the ground-truth bundle of one split of DATA (detection.json, grades.csv,
     segmentation/, manifest.json, and public.json for participants)."""
+    require_dataset_folder(data)
     from lssbench.dataset import read_dataset
     from lssbench.groundtruth import load_ground_truth, prepare_ground_truth
     from lssbench.splits import load_split_definition
@@ -107,6 +121,7 @@ def splits():
 @handle_errors
 def splits_show(data, split_file):
     """Print split sizes and grade mix per split of dataset DATA."""
+    require_dataset_folder(data)
     from lssbench.dataset import read_dataset
     from lssbench.jsonio import dumps
     from lssbench.splits import load_split_definition, split_summary
@@ -121,6 +136,7 @@ def splits_show(data, split_file):
 @handle_errors
 def splits_freeze(data, out):
     """Write the explicit patient lists of DATA's splits, with the dataset fingerprint."""
+    require_dataset_folder(data)
     import json
 
     from lssbench.dataset import read_dataset
