@@ -23,7 +23,7 @@ import pandas as pd
 from lssbench.domain import CATEGORIES, DETECTION_COLUMNS, category_id, split_category
 from lssbench.groundtruth import coco_image_ids, split_coco
 from lssbench.jsonio import dumps, write_text_atomic
-from lssbench.submission.parse import ProblemLog, Table, read_text
+from lssbench.submission.parse import UNREADABLE, ProblemLog, Table, read_json
 
 RESULT_KEYS: tuple[str, ...] = ("image_id", "category_id", "bbox", "score")
 ITEM_TEXT = '{"image_id", "category_id", "bbox": [x, y, width, height], "score"}'
@@ -108,10 +108,6 @@ def shape_problem(document) -> str | None:
     return f"a JSON {_json_kind(document)}; expected the COCO results format: a JSON list of {ITEM_TEXT}"
 
 
-def _no_constants(name: str):
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def read_coco_results(path: Path, rel: str, image_ids, max_bytes: int, max_items: int,
                       log: ProblemLog) -> Table | None:
     """The items of a COCO results file as a table of detection cells (columns
@@ -120,13 +116,8 @@ def read_coco_results(path: Path, rel: str, image_ids, max_bytes: int, max_items
     ``image_ids`` are the reference's image IDs (their sorted order gives the COCO ids).
     Items with a problem are logged and left out of the table.
     """
-    text = read_text(path, rel, max_bytes, log)
-    if text is None:
-        return None
-    try:
-        document = json.loads(text, parse_constant=_no_constants)
-    except (ValueError, RecursionError) as exc:
-        log.add(rel, "", f"not valid JSON ({str(exc)[:200]})")
+    document = read_json(path, rel, max_bytes, log)
+    if document is UNREADABLE:
         return None
     why = shape_problem(document)
     if why:

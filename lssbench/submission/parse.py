@@ -541,15 +541,27 @@ def _no_constants(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
-def read_meta(path: Path, rel: str, limits: Limits, log: ProblemLog) -> dict | None:
-    """The meta.json object checked against its schema, or None with problems logged."""
-    text = read_text(path, rel, limits.max_meta_bytes, log)
+#: What :func:`read_json` returns for a file that cannot be read or parsed (JSON ``null`` is a value).
+UNREADABLE = object()
+
+
+def read_json(path: Path, rel: str, max_bytes: int, log: ProblemLog):
+    """The JSON document of an untrusted file (NaN/Infinity refused), or :data:`UNREADABLE`
+    with the problem logged when it cannot be read or parsed."""
+    text = read_text(path, rel, max_bytes, log)
     if text is None:
-        return None
+        return UNREADABLE
     try:
-        value = json.loads(text, parse_constant=_no_constants)
+        return json.loads(text, parse_constant=_no_constants)
     except (ValueError, RecursionError) as exc:
         log.add(rel, "", f"not valid JSON ({str(exc)[:200]})")
+        return UNREADABLE
+
+
+def read_meta(path: Path, rel: str, limits: Limits, log: ProblemLog) -> dict | None:
+    """The meta.json object checked against its schema, or None with problems logged."""
+    value = read_json(path, rel, limits.max_meta_bytes, log)
+    if value is UNREADABLE:
         return None
     errors = list(_schema_errors(value, meta_schema()))
     for error in errors:
