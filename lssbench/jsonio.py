@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from lssbench.tempdirs import process_alive
+
 FLOAT_DIGITS = 6
 
 
@@ -76,16 +78,6 @@ def _tmp_prefix(path: Path, pid: int | None = None) -> str:
 _TMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[A-Za-z0-9_]{8}\.tmp$")
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
-
 def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     """Remove the hidden ``.NAME.PID.XXXXXXXX.tmp`` files that a killed run left beside ``path``.
 
@@ -100,7 +92,7 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
         return removed
     for sibling in siblings:
         match = _TMP_NAME.match(sibling.name)
-        if (match and match["name"] == path.name and not _process_alive(int(match["pid"]))
+        if (match and match["name"] == path.name and not process_alive(int(match["pid"]))
                 and sibling.is_file() and not sibling.is_symlink()):
             try:
                 sibling.unlink()

@@ -25,7 +25,8 @@ RUN_PREFIX = "lssbench-run-"
 _RUN_NAME = re.compile(rf"^{re.escape(RUN_PREFIX)}\d+-[A-Za-z0-9_]{{8}}$")
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (one of another user's counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -47,7 +48,7 @@ def remove_stale_folders(base: str | os.PathLike, prefix: str, before: float | N
         return removed
     for folder in candidates:
         match = pattern.match(folder.name)
-        if not match or int(match["pid"]) == os.getpid() or _process_alive(int(match["pid"])):
+        if not match or int(match["pid"]) == os.getpid() or process_alive(int(match["pid"])):
             continue
         try:
             info = folder.lstat()
