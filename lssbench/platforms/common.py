@@ -137,21 +137,24 @@ def run_guarded(body: Callable[[], None], *, err=None) -> int:
     except UsageError as error:
         say(f"error: {error}")
         return EXIT_USAGE
-    except ScoringMachineError as error:
-        say(f"error: the scoring machine failed, the submission was not judged: {error}")
-        return EXIT_INTERNAL
     except DataError as error:
         say(f"error: the organizers' ground truth cannot be read, the submission was not judged: {error}")
         return EXIT_INTERNAL
+    except ScoringMachineError as error:
+        return _machine_failed(error, say)
     except LssbenchError as error:
         say(f"error: {error}")
         return EXIT_INVALID
     except Exception as error:  # noqa: BLE001 -- the machine's fault or a bug: never blame the participant
         fault = machine_fault(error, "scoring the submission")
         if fault is not None:
-            say(f"error: the scoring machine failed, the submission was not judged: {fault}")
-            return EXIT_INTERNAL
+            return _machine_failed(fault, say)
         traceback.print_exc(file=err)
         say(f"internal error of the lssbench scoring program ({type(error).__name__}: {error}); "
             "the submission was not judged")
         return EXIT_INTERNAL
+
+
+def _machine_failed(fault: ScoringMachineError, say: Callable[[str], None]) -> int:
+    say(f"error: the scoring machine failed, the submission was not judged: {fault}")
+    return EXIT_INTERNAL
