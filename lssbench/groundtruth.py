@@ -28,7 +28,7 @@ from lssbench.domain import (CATEGORIES, GRADE_COLUMNS, GRADE_NAMES, GRADE_RULE,
                              GRADES_FILE, LEVELS, NUM_SEGMENTATION_CLASSES, SEGMENTATION_DIR, SIDES, SPLITS,
                              category_id, foramen_grade, split_category, split_image_id)
 from lssbench.formats import grades_csv, mask_png
-from lssbench.jsonio import dumps, fingerprint, replace_folder, sha256_bytes, write_bytes_atomic, write_text_atomic
+from lssbench.jsonio import dumps, fingerprint, replace_folder, replaceable_folder, sha256_bytes, write_bytes_atomic, write_text_atomic
 from lssbench.problems import DataError, Problem, UsageError
 from lssbench.splits import resolve_split_definition, split_patients
 
@@ -129,7 +129,7 @@ def is_bundle(folder: Path) -> bool:
 
 
 def _check_target(out: Path) -> None:
-    if out.exists() and not (out.is_dir() and (not any(out.iterdir()) or is_bundle(out))):
+    if not replaceable_folder(out, is_bundle):
         raise UsageError(f"refusing to overwrite {out}: it exists and is not a ground-truth bundle")
 
 

@@ -181,6 +181,12 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, digits: int = FLOAT_DIG
     return write_text_atomic(path, dumps(obj, digits))
 
 
+def replaceable_folder(out: Path, is_ours) -> bool:
+    """Whether a folder may be written at ``out``: nothing is there, an empty folder, or a folder
+    that ``is_ours(out)`` recognises as an earlier output of the same kind."""
+    return not out.exists() or (out.is_dir() and (not any(out.iterdir()) or is_ours(out)))
+
+
 def replace_folder(tmp: str | os.PathLike, out: str | os.PathLike) -> Path:
     """Rename the finished folder ``tmp`` to ``out``, replacing an existing ``out`` (same parent)."""
     import shutil

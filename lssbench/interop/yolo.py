@@ -35,6 +35,7 @@ import pandas as pd
 
 from lssbench.domain import (CATEGORIES, DETECTION_COLUMNS, LEVELS, SPLITS, image_id, parse_level,
                              parse_side, split_image_id)
+from lssbench.jsonio import replaceable_folder
 from lssbench.problems import DataError, Problem, SubmissionError, UsageError
 from lssbench.splits import resolve_split_definition, split_patients
 
@@ -95,11 +96,12 @@ class YoloExport:
     skipped: list[str] = field(default_factory=list)  # image IDs without a PNG
 
 
+def _is_export(out: Path) -> bool:
+    return (out / DATA_YAML).is_file() and (out / DATA_YAML).read_text("utf-8", "replace").startswith(YAML_MARK)
+
+
 def _check_target(out: Path) -> None:
-    if not out.exists():
-        return
-    ours = (out / DATA_YAML).is_file() and (out / DATA_YAML).read_text("utf-8", "replace").startswith(YAML_MARK)
-    if not out.is_dir() or (any(out.iterdir()) and not ours):
+    if not replaceable_folder(out, _is_export):
         raise UsageError(f"refusing to overwrite {out}: it exists and is not an empty folder "
                          "or an earlier `lssbench export yolo`")
 

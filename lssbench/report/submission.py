@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lssbench.domain import (CATEGORIES, GRADE_NAMES, HEADLINE_SEGMENTATION_CLASSES, LEVELS, PROBABILITY_COLUMNS,
-                             SEGMENTATION_CLASSES, SIDES, category_name)
+from lssbench.domain import (CATEGORIES, GRADE_NAMES, HEADLINE_SEGMENTATION_CLASSES, HEADLINES, LEVELS,
+                             PROBABILITY_COLUMNS, SEGMENTATION_CLASSES, SIDES, category_name)
+from lssbench.jsonio import replaceable_folder
 from lssbench.problems import UsageError
-from lssbench.domain import HEADLINES
 
 WORST_CASES = 5
 INDEX_FILE = "index.html"
@@ -185,7 +185,7 @@ def _is_report(folder: Path) -> bool:
 def check_report_target(out: str | os.PathLike) -> None:
     """UsageError unless ``out`` is new, an empty folder or an earlier lssbench report."""
     out = Path(out)
-    if out.exists() and not (out.is_dir() and (not any(out.iterdir()) or _is_report(out))):
+    if not replaceable_folder(out, _is_report):
         raise UsageError(f"refusing to overwrite {out}: it exists and is not an lssbench report "
                          "(give a new or empty folder)")
 

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from lssbench import __version__
-from lssbench.jsonio import dumps
+from lssbench.jsonio import dumps, replaceable_folder
 from lssbench.problems import UsageError
 from lssbench.synth.plan import PatientPlan, patient_ids, plan_patient
 from lssbench.synth.render import render_patient
@@ -63,7 +63,7 @@ def _summary(plan: PatientPlan) -> dict:
 def _check_target(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise UsageError(f"cannot write the synthetic dataset to {out}: it is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+    if not replaceable_folder(out, lambda folder: (folder / MARKER).is_file()):
         raise UsageError(
             f"refusing to write the synthetic dataset into {out}: the folder is not empty and is not "
             f"an earlier lssbench synthetic dataset (no {MARKER}); choose a new or empty folder"
