@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from lssbench.report.ranks import TIED_MARK, legend, rank_text, stability_text, task_rank_text, view_rows
 from lssbench.domain import HEADLINES
-from lssbench.report.tables import (console_escape, console_table, fmt_ci, html_escape, html_table, latex_escape,
-                                    latex_table, markdown_escape, markdown_table)
+from lssbench.report.ranks import TIED_MARK, legend, rank_text, stability_text, task_rank_text, view_rows
+from lssbench.report.tables import (console_escape, console_table, fmt_ci, latex_escape, latex_table, markdown_escape,
+                                    markdown_table)
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,6 @@ class Dialect:
 CONSOLE = Dialect(escape=console_escape, bold=lambda text: text + " *")
 MARKDOWN = Dialect(escape=markdown_escape, bold=lambda text: f"**{text}**")
 LATEX = Dialect(escape=latex_escape, bold=lambda text: rf"\textbf{{{text}}}", tied=r"$^\dagger$")
-HTML = Dialect(escape=html_escape, bold=lambda text: f"<strong>{text}</strong>", tied="&dagger;")
 
 
 def _best(values: list, headline):

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from lssbench.aggregate import is_aggregate, metric_values
-from lssbench.domain import GRADE_NAMES, HEADLINE_SEGMENTATION_CLASSES, LEVELS, SEGMENTATION_CLASSES, SIDES
+from lssbench.domain import (GRADE_NAMES, HEADLINE_SEGMENTATION_CLASSES, HEADLINES, LEVELS, SEGMENTATION_CLASSES,
+                             SIDES)
 from lssbench.problems import UsageError
 from lssbench.report.tables import fmt, fmt_ci, latex_escape, latex_table, markdown_escape, markdown_table
-from lssbench.domain import HEADLINES
 
 BREAKDOWNS = ("task", "level", "side", "grade", "class")
 FORMATS = ("md", "latex", "csv")

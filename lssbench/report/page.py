@@ -13,10 +13,10 @@ built on (split, ground truth, versions, ranking scheme, build date).
 
 from __future__ import annotations
 
-from lssbench.domain import CATEGORIES, HEADLINE_SEGMENTATION_CLASSES, SEGMENTATION_CLASSES, TASKS
+from lssbench.domain import (CATEGORIES, HEADLINE_SEGMENTATION_CLASSES, HEADLINES, RANKING, SEGMENTATION_CLASSES,
+                             TASKS)
 from lssbench.report.ranks import (TIED_MARK, legend, rank_text, shown_board, shown_stability, stability_text,
                                    view_rows)
-from lssbench.domain import HEADLINES, RANKING
 from lssbench.report.text import clean_text
 
 MAX_PROBLEMS_SHOWN = 20

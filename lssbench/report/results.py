@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from lssbench.domain import CATEGORIES, GRADE_NAMES, LEVELS, SIDES, TASKS
-from lssbench.domain import HEADLINES
+from lssbench.domain import CATEGORIES, GRADE_NAMES, HEADLINES, LEVELS, SIDES, TASKS
 from lssbench.report.tables import console_table, fmt, fmt_ci
 
 DETECTION_KEYS = ("mAP", "AP50", "AP75", "AR100")
