@@ -8,8 +8,11 @@ the scores to ``DIR/results.json``, then the record ``<YYYY-MM-DD>-<device>[-com
 
 A record holds: the command, the device, wall and CPU seconds (user + sys of this process
 and its reaped children), the load average before and after (the CPU may be shared),
-training and inference images per second, peak GPU memory (MiB; null on the CPU), and the
-results summary (AP50, mAP, QWK, mean Dice, mean HD95 in mm) of the test split.
+training and inference images per second, peak GPU memory (MiB; null on the CPU), the
+results summary (AP50, mAP, QWK, mean Dice, mean HD95 in mm) of the test split, and
+``scores``: the whole results JSON (default bootstrap, per-resample values kept), so that
+``lssbench leaderboard --baseline RECORD`` shows the run as a reference row on that ground
+truth and ``lssbench compare RECORD preds/`` pairs a method with it.
 ``baselines/RESULTS.md`` carries a table of all records between two marker lines;
 :func:`update_results_md` rewrites it from the records.
 """
@@ -29,7 +32,7 @@ from pathlib import Path
 import torch
 
 import lssbench
-from lssbench.jsonio import write_json_atomic, write_text_atomic
+from lssbench.jsonio import dumps, write_json_atomic, write_text_atomic
 from lssbench.synth.core import MARKER as SYNTH_MARKER
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -101,6 +104,7 @@ def build_record(*, command: str, device: str, config: str, compiled: bool, wall
         "inference_images_per_s": inference_images_per_s,
         "peak_gpu_memory_mib": peak_gpu_memory_mib,
         "results": results_summary(results),
+        "scores": json.loads(dumps(results)),
         "split": results.get("split"),
         "gt_fingerprint": results.get("gt_fingerprint"),
         "data": data,
@@ -138,7 +142,7 @@ def bench(data: str | Path, work: str | Path, config, device: str = "auto", comp
 
     dataset = read_dataset(data)
     gt = prepare_ground_truth(dataset, "test", work / "gt")
-    results = evaluate(work / "preds", str(gt), n_bootstrap=0)
+    results = evaluate(work / "preds", str(gt), keep_resamples=True)
     write_json_atomic(work / "results.json", results)
     meta = {"folder": Path(data).name, "patients": len(dataset.patients)}
     marker = Path(data) / SYNTH_MARKER

@@ -239,6 +239,34 @@ def reference_entries(evaluator: Evaluator, *, n_bootstrap: int, seed: int,
     return [entry]
 
 
+def is_results_file(path: Path) -> bool:
+    """A ``.json`` file: a results JSON or a baseline record, not a submission to score."""
+    return path.is_file() and path.suffix.lower() == ".json"
+
+
+def recorded_baseline_entry(path: Path, ground_truth, *, n_bootstrap: int, seed: int,
+                            public_share: float | None = None) -> Entry:
+    """The reference row of a baseline record or results JSON, as scored when it was written.
+
+    It must have been scored on this ground truth and split, with these metrics and
+    bootstrap settings (UsageError naming what differs); a record holds scores of the whole
+    split, so a board with a public share needs the baseline's predictions instead.
+    """
+    from lssbench.comparison import check_same_scoring, read_results
+
+    results = read_results(path)
+    if public_share is not None:
+        raise UsageError(f"{path}: a baseline record holds scores of the whole split, not of a public share; "
+                         "with --public-share give the baseline's predictions folder")
+    board = {"gt_fingerprint": ground_truth.fingerprint, "split": ground_truth.split,
+             "metrics_version": METRICS_VERSION, "bootstrap": bootstrap_settings(n_bootstrap, seed)}
+    check_same_scoring(results, board, (str(path), "this board"), action="show a baseline record",
+                       need_resamples=False)
+    meta = results.get("meta") if isinstance(results.get("meta"), dict) else {}
+    return Entry(name=BASELINE_REFERENCE, kind="reference", meta={k: clean_text(str(v)) for k, v in meta.items()},
+                 results=results)
+
+
 def score_many(jobs: Sequence[Upload], evaluator: Evaluator, *, n_bootstrap: int,
                seed: int, workers: int | None = None,
                on_done: Callable[[Entry], None] | None = None) -> list[Entry]:
@@ -429,7 +457,11 @@ def leaderboard(submissions: Iterable[str | os.PathLike] | Uploads, ground_truth
     settings = board_settings(n_bootstrap, seed, public_share)
     uploads = submissions if isinstance(submissions, Uploads) else collect_uploads(submissions)
     jobs = list(uploads.uploads)
-    if baseline is not None:
+    recorded = None
+    if baseline is not None and is_results_file(Path(baseline)):
+        recorded = recorded_baseline_entry(Path(baseline), ground_truth, n_bootstrap=n_bootstrap, seed=seed,
+                                           public_share=public_share)
+    elif baseline is not None:
         jobs.append(Upload(Path(baseline), BASELINE_REFERENCE, kind="reference"))
 
     def score(batch: Sequence[Upload], report=on_done) -> list[Entry]:
@@ -437,7 +469,7 @@ def leaderboard(submissions: Iterable[str | os.PathLike] | Uploads, ground_truth
                             workers=workers, on_done=report)
 
     _read_masks_once(ground_truth)
-    entries = score(jobs)
+    entries = score(jobs) + ([recorded] if recorded is not None else [])
     entries += reference_entries(evaluator, n_bootstrap=n_bootstrap, seed=seed,
                                  score=lambda upload: score([upload], None)[0])
     return build_leaderboard(entries, ground_truth, n_bootstrap=n_bootstrap, seed=seed, skipped=uploads.skipped,

@@ -6,8 +6,8 @@ interval of those differences and the two-sided p-value is
 ``min(1, 2 * min((#{d <= 0} + 1) / (n + 1), (#{d >= 0} + 1) / (n + 1)))`` over the ``n``
 resamples where both sides are defined (the +1 keeps a finite bootstrap from claiming
 p = 0: the smallest p-value is 2 / (n + 1)). Comparing a submission with itself gives difference 0, CI [0, 0] and p = 1.
-Results JSON files are accepted when they carry their per-resample values
-(``lssbench evaluate --keep-resamples``); results from different ground truths, splits,
+Results JSON files, and baseline records (``baselines/results/*.json``), are accepted when
+they carry their per-resample values (``lssbench evaluate --keep-resamples``); results from different ground truths, splits,
 metrics versions or bootstrap settings are refused, naming what differs.
 """
 
@@ -52,27 +52,33 @@ def paired_difference(a_point, b_point, a_values, b_values, confidence: float = 
             "ci95": list(ci) if ci is not None else None, "p_value": p_value}
 
 
-def _check_comparable(a: dict, b: dict, labels: tuple[str, str]) -> None:
-    """UsageError naming the first thing that differs between two results dicts."""
-    for key, what in (("gt_fingerprint", "ground truths"), ("split", "splits"),
-                      ("metrics_version", "metrics versions")):
+SCORING_KEYS = (("gt_fingerprint", "ground truths"), ("split", "splits"), ("metrics_version", "metrics versions"))
+
+
+def check_same_scoring(a: dict, b: dict, labels: tuple[str, str], action: str = "compare results",
+                       need_resamples: bool = True) -> None:
+    """UsageError naming the first thing that differs between the scoring of two results dicts:
+    ground truth, split, metrics version, then (with ``need_resamples``, after checking that
+    both carry per-resample values) the bootstrap settings. ``action`` opens the message."""
+    for key, what in SCORING_KEYS:
         if a.get(key) != b.get(key):
-            raise UsageError(f"cannot compare results from different {what}: {labels[0]} has {a.get(key)}, "
+            raise UsageError(f"cannot {action} from different {what}: {labels[0]} has {a.get(key)}, "
                              f"{labels[1]} has {b.get(key)}")
-    for label, results in zip(labels, (a, b)):
-        if "resamples" not in results or "bootstrap" not in results:
-            raise UsageError(f"{label} has no per-resample values to pair (scored with --bootstrap 0, or "
-                             "written without `lssbench evaluate --keep-resamples`)")
-    settings_a, settings_b = a["bootstrap"], b["bootstrap"]
+    if need_resamples:
+        for label, results in zip(labels, (a, b)):
+            if "resamples" not in results or "bootstrap" not in results:
+                raise UsageError(f"{label} has no per-resample values to pair (scored with --bootstrap 0, or "
+                                 "written without `lssbench evaluate --keep-resamples`)")
+    settings_a, settings_b = a.get("bootstrap") or {}, b.get("bootstrap") or {}
     for key in sorted(set(settings_a) | set(settings_b)):
         if settings_a.get(key) != settings_b.get(key):
-            raise UsageError(f"cannot compare results with different bootstrap settings: {key} is "
+            raise UsageError(f"cannot {action} with different bootstrap settings: {key} is "
                              f"{settings_a.get(key)} for {labels[0]} but {settings_b.get(key)} for {labels[1]}")
 
 
 def compare_results(a: dict, b: dict, labels: tuple[str, str] = ("A", "B")) -> dict:
     """The comparison of two results dicts (each with ``resamples``); see the module doc."""
-    _check_comparable(a, b, labels)
+    check_same_scoring(a, b, labels)
     differences = {}
     for headline in HEADLINES:
         if headline.task in a and headline.task in b and headline.name in a["resamples"] \
@@ -97,7 +103,10 @@ def _is_results_json(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() == ".json"
 
 
-def _read_results(path: Path) -> dict:
+def read_results(path: str | os.PathLike) -> dict:
+    """The results dict of a results JSON (``lssbench evaluate --out``) or of a baseline record
+    (``python -m baselines bench``, whose ``scores`` hold one). UsageError naming the file otherwise."""
+    path = Path(path)
     try:
         results = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
@@ -105,6 +114,11 @@ def _read_results(path: Path) -> dict:
     if isinstance(results, dict) and "entries" in results:
         raise UsageError(f"{path} is a leaderboard JSON, not a results JSON: give the two submissions, or their "
                          "results from `lssbench evaluate --keep-resamples --out`")
+    if isinstance(results, dict) and "config" in results and "device" in results and "wall_s" in results:
+        if not isinstance(results.get("scores"), dict):
+            raise UsageError(f"{path}: a baseline record without its scores (written before records held them); "
+                             "give the baseline's predictions folder instead")
+        results = results["scores"]
     if not isinstance(results, dict) or "gt_fingerprint" not in results or "submission_fingerprint" not in results:
         raise UsageError(f"{path}: not an lssbench results JSON (no gt_fingerprint or submission_fingerprint)")
     return results
@@ -123,7 +137,7 @@ def compare(a: str | os.PathLike, b: str | os.PathLike, gt=None, *, split: str |
     for path in paths:
         if not path.exists():
             raise UsageError(f"{path} does not exist; expected a submission folder, .zip or results JSON")
-    loaded = [_read_results(path) if _is_results_json(path) else None for path in paths]
+    loaded = [read_results(path) if _is_results_json(path) else None for path in paths]
     reference = next((found for found in loaded if found is not None), {}).get("bootstrap", {})
     n_bootstrap = reference.get("resamples", DEFAULT_RESAMPLES) if n_bootstrap is None else n_bootstrap
     seed = reference.get("seed", 0) if seed is None else seed

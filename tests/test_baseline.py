@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -495,3 +496,86 @@ def test_cli_errors_are_one_line_and_an_exit_code(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "--data", "d", "--work", "w", "--config", "huge"])
     assert exit_info.value.code == 2
+
+
+# --- a record as the board's reference row ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def jittered_record(tmp_path_factory, sample_submissions, test_bundle):
+    """A record whose scores are the jittered sample's results (default bootstrap, resamples kept)."""
+    from lssbench.jsonio import write_json_atomic
+    from lssbench.scoring import evaluate
+
+    results = evaluate(sample_submissions["jittered"], str(test_bundle), keep_resamples=True)
+    path = tmp_path_factory.mktemp("record") / "2026-12-01-cpu.json"
+    write_json_atomic(path, _record(results=results))
+    return path
+
+
+def test_a_record_is_the_boards_reference_row_with_the_scores_it_holds(jittered_record, sample_submissions,
+                                                                     ground_truth):
+    from lssbench.board import BASELINE_REFERENCE, leaderboard
+
+    from_record = leaderboard([sample_submissions["weak"]], ground_truth, baseline=jittered_record, workers=1)
+    from_preds = leaderboard([sample_submissions["weak"]], ground_truth, baseline=sample_submissions["jittered"],
+                             workers=1)
+    rows = [{e["name"]: e for e in board["entries"]}[BASELINE_REFERENCE] for board in (from_record, from_preds)]
+    assert [row["kind"] for row in rows] == ["reference", "reference"]
+    assert [row["ranks"]["detection"] for row in rows] == [None, None]
+    # the record's scores are the predictions' scores, to the digit the JSON holds
+    for task, key in (("detection", "AP50"), ("grading", "qwk"), ("segmentation", "mean_dice")):
+        assert rows[0]["results"][task][key] == rows[1]["results"][task][key] is not None
+    assert rows[0]["results"]["ci95"] == rows[1]["results"]["ci95"] and rows[0]["results"]["ci95"]["grading.qwk"]
+    assert "resamples" not in rows[0]["results"] and "per_case" not in rows[0]["results"]["segmentation"]
+    # the weak submission is ranked alone, whichever way the baseline came
+    assert [e["overall_rank"] for e in from_record["entries"] if e["kind"] == "submission"] == [1]
+
+
+def test_a_record_from_elsewhere_is_refused_naming_what_differs(jittered_record, tmp_path, ground_truth):
+    from lssbench.board import leaderboard
+    from lssbench.problems import UsageError
+
+    record = json.loads(jittered_record.read_text())
+    for change, message in (
+        ({"gt_fingerprint": "sha256:other"}, f"cannot show a baseline record from different ground truths: "
+                                             f"{tmp_path / 'r.json'} has sha256:other, this board has "
+                                             f"{ground_truth.fingerprint}"),
+        ({"split": "val"}, "from different splits"),
+        ({"metrics_version": "0"}, "from different metrics versions"),
+    ):
+        edited = dict(record, scores=dict(record["scores"], **change))
+        (tmp_path / "r.json").write_text(json.dumps(edited))
+        with pytest.raises(UsageError, match=re.escape(message)):
+            leaderboard([], ground_truth, baseline=tmp_path / "r.json", workers=1)
+    with pytest.raises(UsageError, match="cannot show a baseline record with different bootstrap settings: "
+                                         "resamples is 1000 for .* but 10 for this board"):
+        leaderboard([], ground_truth, baseline=jittered_record, n_bootstrap=10, workers=1)
+    with pytest.raises(UsageError, match="holds scores of the whole split, not of a public share"):
+        leaderboard([], ground_truth, baseline=jittered_record, public_share=0.5, workers=1)
+    old = {k: v for k, v in record.items() if k != "scores"}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    with pytest.raises(UsageError, match="a baseline record without its scores"):
+        leaderboard([], ground_truth, baseline=tmp_path / "old.json", workers=1)
+
+
+def test_cli_board_and_compare_take_a_record(jittered_record, sample_submissions, test_bundle, tmp_path):
+    from click.testing import CliRunner
+
+    from lssbench.cli import main
+
+    runner = CliRunner()
+    out = tmp_path / "board.json"
+    done = runner.invoke(main, ["leaderboard", str(sample_submissions["weak"]), "--gt", str(test_bundle),
+                                "--out", str(out), "--baseline", str(jittered_record), "--jobs", "1"])
+    assert done.exit_code == 0, done.output
+    names = [e["name"] for e in json.loads(out.read_text())["entries"]]
+    assert names == ["weak", "reference: lssbench baseline", "reference: no detections, all normal, background masks"]
+    refused = runner.invoke(main, ["leaderboard", str(sample_submissions["weak"]), "--gt", str(test_bundle),
+                                   "--out", str(tmp_path / "b2.json"), "--baseline", str(jittered_record),
+                                   "--bootstrap", "0"])
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
+    assert "cannot show a baseline record with different bootstrap settings: resamples is 1000" in refused.output
+    assert not (tmp_path / "b2.json").exists()
+    compared = runner.invoke(main, ["compare", str(jittered_record), str(sample_submissions["jittered"]),
+                                    "--gt", str(test_bundle)])
+    assert compared.exit_code == 0, compared.output

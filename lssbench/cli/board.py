@@ -25,7 +25,9 @@ from lssbench.problems import UsageError
 @click.option("--latex", type=click.Path(path_type=Path), default=None, help="Also write a LaTeX (booktabs) table.")
 @click.option("--html", type=click.Path(path_type=Path), default=None, help="Also write a static HTML page.")
 @click.option("--baseline", type=click.Path(exists=True, path_type=Path), default=None,
-              help="Predictions of the reference baseline, shown as a reference row.")
+              help="The reference baseline, shown as a reference row: its predictions (folder or zip, "
+                   "scored here), or its record (baselines/results/*.json) or results JSON, scored on this "
+                   "ground truth with these bootstrap settings.")
 @BOOTSTRAP_OPTION
 @SEED_OPTION
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
