@@ -149,25 +149,50 @@ def best_boxes(detections: pd.DataFrame) -> pd.DataFrame:
     return frame.drop_duplicates(["patient_id", "level", "side"], keep="first").reset_index(drop=True)
 
 
+def candidate_boxes(detections: pd.DataFrame, ratio: float = 1.0) -> pd.DataFrame:
+    """The detections of each foramen scoring at least ``ratio`` times its best (``patient_id`` added).
+
+    ``ratio = 1`` is :func:`best_boxes` (one row per foramen); a lower ratio also keeps the
+    foramen's other confident boxes -- on a neighbouring slice, say -- for the grader.
+    """
+    if ratio >= 1.0:
+        return best_boxes(detections)
+    patient_id = detections["image_id"].astype(str).str.split("/", n=1).str[0]
+    frame = detections.assign(patient_id=patient_id.astype(object))
+    best = frame.groupby(["patient_id", "level", "side"])["score"].transform("max")
+    frame = frame[frame["score"] >= ratio * best]
+    return frame.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+
+
 def grades_from_detections(detections: pd.DataFrame, patients: list[str], prior: list[float],
-                           rule: str = "expected") -> pd.DataFrame:
+                           rule: str = "expected", pool: str = "best") -> pd.DataFrame:
     """One grade row per foramen (all 10 of every patient) from graded detections.
 
-    A foramen takes the grade probabilities (``p_*`` columns, the grader's on the crop of
-    that box) of its most confident box over the patient's slices, and the severity
-    ``rule`` of :func:`baselines.grading.severity_from_probs` turns them into a grade. A
-    foramen without a box gets grade 0 and the ``prior`` (train grade frequencies).
+    ``detections`` carry the grader's probabilities (``p_*`` columns) of the crop of each
+    box. A foramen takes the probabilities of its most confident box (``pool="best"``), or
+    of the box graded worst among its graded boxes (``pool="worst"``, the ground truth's
+    worst-grade rule; ties go to the more confident box); the severity ``rule`` of
+    :func:`baselines.grading.severity_from_probs` turns them into a grade. A foramen
+    without a box gets grade 0 and the ``prior`` (train grade frequencies).
     """
-    best: dict[tuple[str, str, str], np.ndarray] = {}
+    if pool not in ("best", "worst"):
+        raise ValueError(f"unknown grade pool {pool!r}; expected 'best' or 'worst'")
+    chosen: dict[tuple[str, str, str], np.ndarray] = {}
     if len(detections):
-        for row in best_boxes(detections).itertuples(index=False):
-            best[(row.patient_id, row.level, row.side)] = np.array([getattr(row, c) for c in PROBABILITY_COLUMNS])
+        frame = candidate_boxes(detections, 1.0 if pool == "best" else 0.0)
+        probs = frame[list(PROBABILITY_COLUMNS)].to_numpy(np.float64)
+        if pool == "worst":
+            expected = probs @ np.asarray(GRADES, dtype=np.float64) / probs.sum(1).clip(min=1e-12)
+            order = np.lexsort((-frame["score"].to_numpy(), -expected))  # worst first, then most confident
+            frame, probs = frame.iloc[order], probs[order]
+        for key, row in zip(zip(frame["patient_id"], frame["level"], frame["side"]), probs):
+            chosen.setdefault(key, row)
     prior_array = np.asarray(prior, dtype=np.float64)
     rows = []
     for patient_id in sorted(patients):
         for level in LEVELS:
             for side in SIDES:
-                probs = best.get((patient_id, level, side))
+                probs = chosen.get((patient_id, level, side))
                 if probs is None:
                     rows.append([patient_id, level, side, GRADES[0], *prior_array.tolist()])
                 else:

@@ -19,7 +19,7 @@ from lssbench.submission import write_submission
 from baselines.config import Config, config_from_dict
 from baselines.data import (DetectionItem, SegmentationItem, detection_input, item_crops, load_detection_items,
                             load_segmentation_items)
-from baselines.decode import best_boxes, decode, detections_table, grades_from_detections
+from baselines.decode import candidate_boxes, decode, detections_table, grades_from_detections
 from baselines.grading import cumulative_probs
 from baselines.models import build_models
 from baselines.runtime import autocast, log, pick_device
@@ -116,12 +116,14 @@ def predict_items(models: dict, config: Config, det_items: list[DetectionItem],
                   device: torch.device) -> dict:
     """Submission tables of some cached items: ``detections``, ``grades``, ``masks``.
 
-    Grades: the grader sees the crop of each foramen's most confident box only (the rule
-    of :func:`baselines.decode.grades_from_detections`, which also gives the fallback).
+    Grades: the grader sees the crops of each foramen's boxes scoring at least
+    ``grade_pool_ratio`` of its best, and ``grade_pool`` picks one (the rules of
+    :func:`baselines.decode.grades_from_detections`, which also gives the fallback).
     """
     detections = infer_detections(models["det"], det_items, config, device)
-    graded = infer_grades(models["grade"], det_items, best_boxes(detections), config, device)
-    grades = grades_from_detections(graded, patients, prior, config.grade_decode)
+    graded = infer_grades(models["grade"], det_items, candidate_boxes(detections, config.grade_pool_ratio), config,
+                          device)
+    grades = grades_from_detections(graded, patients, prior, config.grade_decode, config.grade_pool)
     masks = infer_masks(models["seg"], seg_items, device)
     return {"detections": detections, "grades": grades, "masks": masks}
 

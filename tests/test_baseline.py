@@ -148,6 +148,33 @@ def test_grades_come_from_the_most_confident_box_else_the_prior():
     assert (empty["severity"] == 0).all() and len(empty) == 10
 
 
+def test_worst_pool_takes_the_worst_graded_confident_box():
+    from baselines.decode import candidate_boxes
+
+    prior = [0.7, 0.15, 0.1, 0.05]
+    detections = pd.DataFrame([
+        _det("PATIENT10001/IM000003", "L4-L5", "left", 0.6, [0.1, 0.1, 0.1, 0.7]),  # worst: expected 2.4
+        _det("PATIENT10001/IM000004", "L4-L5", "left", 0.9, [0.9, 0.1, 0.0, 0.0]),  # most confident
+        _det("PATIENT10001/IM000005", "L4-L5", "left", 0.2, [0.0, 0.0, 0.0, 1.0]),  # below 0.5 x 0.9
+        _det("PATIENT10001/IM000004", "L3-L4", "right", 0.3, [0.2, 0.6, 0.1, 0.1]),
+    ])
+    kept = candidate_boxes(detections, 0.5)
+    assert kept[["image_id", "level", "score"]].values.tolist() == [
+        ["PATIENT10001/IM000004", "L4-L5", 0.9], ["PATIENT10001/IM000003", "L4-L5", 0.6],
+        ["PATIENT10001/IM000004", "L3-L4", 0.3]]
+    assert candidate_boxes(detections, 1.0)["score"].tolist() == [0.9, 0.3]
+    worst = grades_from_detections(kept, ["PATIENT10001"], prior, pool="worst").set_index(["patient_id", "level",
+                                                                                            "side"])
+    assert worst.loc[("PATIENT10001", "L4-L5", "left"), "severity"] == 2
+    assert worst.loc[("PATIENT10001", "L4-L5", "left"), "p_severe"] == pytest.approx(0.7)
+    assert worst.loc[("PATIENT10001", "L3-L4", "right"), "severity"] == 1
+    best = grades_from_detections(kept, ["PATIENT10001"], prior, pool="best").set_index(["patient_id", "level",
+                                                                                          "side"])
+    assert best.loc[("PATIENT10001", "L4-L5", "left"), "severity"] == 0
+    with pytest.raises(ValueError, match="unknown grade pool 'mean'"):
+        grades_from_detections(kept, ["PATIENT10001"], prior, pool="mean")
+
+
 def test_best_boxes_one_per_foramen_and_none_from_nothing():
     from baselines.decode import best_boxes
 
