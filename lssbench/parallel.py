@@ -6,6 +6,10 @@ Results always come back in input order, so outputs stay deterministic. Where fo
 is unavailable or pointless (one core, few items, already inside a worker), the
 items are processed serially in this process.
 
+While workers run, the numeric libraries (BLAS, OpenMP) use one thread per process
+(threadpoolctl): the processes already fill the cores, and idle library threads spinning
+beside them cost about a quarter of the CPU time of a board.
+
 Each item gets its own short-lived process (forking is cheap next to scoring), so a
 worker that dies (killed, out of memory) costs only its own item: ``on_lost(item,
 exitcode)`` says what to yield instead. Workers end with their parent: they ask Linux
@@ -22,6 +26,8 @@ import signal
 import traceback
 from multiprocessing.connection import wait
 from typing import Callable, Iterator, Sequence, TypeVar
+
+from threadpoolctl import threadpool_limits
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -102,6 +108,7 @@ def fork_map(function: Callable[[Item], Result], items: Sequence[Item], *, worke
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
     context = multiprocessing.get_context("fork")
     parent_pid = os.getpid()
+    limits = threadpool_limits(limits=1)  # inherited by every forked worker
     running: dict = {}  # connection -> (chunk index, process)
     done: dict[int, list] = {}
     next_chunk, next_result = 0, 0
@@ -144,3 +151,4 @@ def fork_map(function: Callable[[Item], Result], items: Sequence[Item], *, worke
             process.kill()
             process.join()
             connection.close()
+        limits.restore_original_limits()

@@ -17,6 +17,7 @@ from lssbench.metrics import METRICS_VERSION
 from lssbench.metrics.bootstrap import BatchStatistic, batch_values, bootstrap_counts, percentile_ci, subset_counts
 from lssbench.metrics.detection import match_detections
 from lssbench.metrics.grading import align_grades, evaluate_aligned_grades, unit_confusions, weighted_kappas
+from lssbench.metrics.surface import label_surfaces
 from lssbench.metrics.segmentation import case_metrics, headline_arrays, headline_from_weights, summarize_cases
 from lssbench.parallel import fork_map
 from lssbench.problems import DataError, UsageError
@@ -43,19 +44,30 @@ class Evaluator:
         self.keep_resamples = keep_resamples
         self.parts = dict(parts) if parts else None
         self._counts: dict = {}
+        self._surfaces: dict = {}
 
     def prepare(self, *, n_bootstrap: int = DEFAULT_RESAMPLES, seed: int = 0) -> "Evaluator":
-        """Do the ground-truth work every submission shares now (decode the masks, draw the
-        resamples of these settings and of the parts), so that workers forked afterwards
+        """Do the ground-truth work every submission shares now (decode the masks, find their
+        surface pixels, draw the resamples of these settings and of the parts), so that workers forked afterwards
         inherit it instead of each doing it again. Optional: :meth:`evaluate` does what is
         missing. Returns the evaluator."""
         if self.ground_truth.cases:
-            self.ground_truth.masks()
+            for patient_id in sorted(self.ground_truth.cases):
+                self._truth_surface(patient_id)
         if n_bootstrap > 0:
             self._resamples(None, n_bootstrap, seed)
             for patients in (self.parts or {}).values():
                 self._resamples(self._members(patients), n_bootstrap, seed)
         return self
+
+    def _truth_surface(self, patient_id: str):
+        """The surface pixels of a ground-truth mask (:func:`label_surfaces`), worked out once."""
+        if patient_id not in self._surfaces:
+            surface = label_surfaces(self.ground_truth.mask(patient_id))
+            for array in surface:
+                array.flags.writeable = False
+            self._surfaces[patient_id] = surface
+        return self._surfaces[patient_id]
 
     def _resamples(self, members: np.ndarray | None, n_bootstrap: int, seed: int) -> np.ndarray:
         """Patient multiplicities of the resamples (all patients, or drawn within ``members``), kept."""
@@ -180,9 +192,11 @@ class Evaluator:
                             f"(e.g. {sorted(missing)[0]}): distances in mm cannot be computed")
         case_ids = sorted(gt.cases)
         masks = {pid: gt.mask(pid) for pid in case_ids}  # read (and hash-checked) before forking
+        surfaces = {pid: self._truth_surface(pid) for pid in case_ids}
 
         def metrics_of(pid):
-            return case_metrics(masks[pid], submission.masks[pid], tuple(gt.cases[pid]["spacing_mm"]))
+            return case_metrics(masks[pid], submission.masks[pid], tuple(gt.cases[pid]["spacing_mm"]),
+                                truth_surface=surfaces[pid])
 
         per_case = dict(zip(case_ids, fork_map(metrics_of, case_ids, min_items=16)))
         summary = summarize_cases(per_case)

@@ -143,7 +143,7 @@ def _resolve_classes(classes) -> tuple[SegmentationClass, ...]:
 
 def case_metrics(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1.0), *,
                  classes=SEGMENTATION_CLASSES,
-                 nsd_tolerance_mm: float = DEFAULT_NSD_TOLERANCE_MM) -> dict[str, dict]:
+                 nsd_tolerance_mm: float = DEFAULT_NSD_TOLERANCE_MM, truth_surface=None) -> dict[str, dict]:
     """Metrics of every class of one case (one patient's middle-slice mask).
 
     ``truth`` and ``prediction`` are 2-D class-index masks (uint8, values 0-5) of one shape;
@@ -153,6 +153,7 @@ def case_metrics(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1.0
     every class and both directions, not one per class),
     i.e. per class ``{"dice", "hd_mm", "hd95_mm", "hd95_pooled_mm", "assd_mm", "nsd_2mm",
     "empty"}`` (the NSD key follows :func:`nsd_key`). ValueError on a shape mismatch.
+    ``truth_surface``: :func:`lssbench.metrics.surface.label_surfaces` ``(truth)``, when known.
     """
     truth, prediction, spacing, tolerance, nsd_name = _checked(truth, prediction, spacing_mm, nsd_tolerance_mm)
     wanted = _resolve_classes(classes)
@@ -160,7 +161,8 @@ def case_metrics(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1.0
     # surface-distance pass for every class in both directions
     n_labels = max(int(truth.max(initial=0)), int(prediction.max(initial=0)), NUM_SEGMENTATION_CLASSES - 1) + 1
     n_truth, n_pred, overlap = _class_counts(truth, prediction, n_labels)
-    distances = class_surface_distances(truth, prediction, spacing, classes=[cls.index for cls in wanted])
+    distances = class_surface_distances(truth, prediction, spacing, classes=[cls.index for cls in wanted],
+                                        truth_surface=truth_surface)
     results = {}
     for cls in wanted:
         c = cls.index

@@ -227,7 +227,9 @@ def _window_offsets(spacing: np.ndarray, radius: int):
 
 
 def class_surface_distances(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1.0),
-                            classes: Sequence[int] | None = None) -> dict[int, SurfaceDistances]:
+                            classes: Sequence[int] | None = None,
+                            truth_surface: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                            ) -> dict[int, SurfaceDistances]:
     """Both directed surface-distance arrays of every class present in both images, in one pass.
 
     ``truth`` and ``prediction`` are 2-D class-index images (non-negative integers, or
@@ -236,6 +238,8 @@ def class_surface_distances(truth: np.ndarray, prediction: np.ndarray, spacing_m
     :func:`surface_distances` ``(truth == c, prediction == c)`` -- medpy's -- and come in
     row-major order of each class's surface pixels. A class missing from either image is
     left out (its distances are undefined). ValueError on bad shapes, labels or spacing.
+    ``truth_surface`` is :func:`label_surfaces` ``(truth)`` when the caller already has it (a
+    ground truth scored against many predictions works it out once).
     """
     truth, prediction = _label_image(truth, "truth"), _label_image(prediction, "prediction")
     if truth.shape != prediction.shape or truth.ndim != 2:
@@ -243,9 +247,8 @@ def class_surface_distances(truth: np.ndarray, prediction: np.ndarray, spacing_m
     spacing = check_spacing(spacing_mm)
     if truth.size == 0:
         return {}
-    t_rows, t_cols = _surface_pixels(truth)
-    p_rows, p_cols = _surface_pixels(prediction)
-    t_lab, p_lab = truth[t_rows, t_cols], prediction[p_rows, p_cols]
+    t_rows, t_cols, t_lab = label_surfaces(truth) if truth_surface is None else truth_surface
+    p_rows, p_cols, p_lab = label_surfaces(prediction)
     # every class present in an image has surface pixels, so presence is read off the surfaces
     n_labels = int(max(t_lab.max(), p_lab.max())) + 1
     wanted = np.zeros(n_labels, dtype=bool)
