@@ -10,7 +10,7 @@ from pathlib import Path
 
 import lssbench
 
-HEAVY = ("scipy", "sklearn", "medpy", "pycocotools")
+HEAVY = ("scipy", "sklearn", "medpy", "pycocotools", "pydicom")
 _PROBE = """
 import json, sys
 from lssbench.cli import main
@@ -39,6 +39,13 @@ def test_validate_imports_neither_scipy_nor_scikit_learn(test_bundle, sample_sub
     got = _run("validate", str(sample_submissions["jittered"]), "--gt", str(test_bundle))
     assert got["exit"] == 0
     assert got["heavy"] == []
+
+
+def test_evaluate_on_a_bundle_reads_no_dicom(test_bundle, sample_submissions):
+    """Scoring needs the masks' PNG reader, not pydicom and its decoders (about 0.15 s to import)."""
+    got = _run("evaluate", str(sample_submissions["jittered"]), "--gt", str(test_bundle), "--bootstrap", "0")
+    assert got["exit"] == 0
+    assert "pydicom" not in got["heavy"]
 
 
 def test_api_names_stay_functions_after_their_modules_are_imported():
