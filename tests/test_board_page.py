@@ -136,3 +136,23 @@ def test_a_public_board_shows_the_public_numbers_only():
     assert "0.800" not in page and "0.600" not in page  # the all-patient (private-including) scores stay hidden
     assert 'data-figure="ap50-heatmap"' not in page and "shown on the final board only" in page
     assert "public board (2 test patients; the private ranking is not shown)" in Dom(page).all_text()
+
+
+def test_figures_of_a_large_board_show_the_first_entries_by_rank_and_the_references():
+    from lssbench.report.page import FIGURE_ENTRIES
+
+    n = FIGURE_ENTRIES + 5
+    entries = [entry(f"team{k:02d}", {"detection": k + 1, "grading": k + 1, "segmentation": k + 1},
+                     0.9 - k / 100, overall_rank=k + 1) for k in range(n)]
+    entries.append(entry("reference: template", {}, 0.0, kind="reference"))
+    page = render_board_page(board(entries))
+    # every entry is in the tables
+    assert len([row for row in task_rows(page, "detection") if row.split()[1].startswith("team")]) == n
+    forest = re.search(r'<svg[^>]*data-figure="forest-detection".*?</svg>', page, flags=re.S).group(0)
+    heatmap = re.search(r'<svg[^>]*data-figure="ap50-heatmap".*?</svg>', page, flags=re.S).group(0)
+    for figure in (forest, heatmap):
+        assert f"team{FIGURE_ENTRIES - 1:02d}" in figure and f"team{FIGURE_ENTRIES:02d}" not in figure
+        assert "reference: template" in figure
+    assert page.count(f"show the first {FIGURE_ENTRIES} of {n} submissions by rank") == 4  # 3 tasks + the maps
+    small = render_board_page(board(entries[:3] + entries[-1:]))
+    assert "submissions by rank, and the reference rows" not in small

@@ -20,6 +20,10 @@ from lssbench.report.ranks import (TIED_MARK, legend, rank_text, shown_board, sh
 from lssbench.report.text import clean_text
 
 MAX_PROBLEMS_SHOWN = 20
+#: Figures (forest plots, heatmaps) show the first this many submissions in rank order, and
+#: the reference rows; the tables always hold every entry. Past a few dozen rows a figure is
+#: no longer readable, and drawing it would dominate the time to build a large board's page.
+FIGURE_ENTRIES = 30
 _PLOT_LABEL_CHARS = 28
 _CLASS_LABELS = {c.name: c.label for c in SEGMENTATION_CLASSES}
 
@@ -79,11 +83,30 @@ def _mark_best(rows: list[dict], headlines) -> list[dict]:
     return rows
 
 
+def figure_subset(items: list, is_reference) -> list:
+    """The first :data:`FIGURE_ENTRIES` submissions of ``items`` (in their order) and every reference."""
+    shown, submissions = [], 0
+    for item in items:
+        if is_reference(item):
+            shown.append(item)
+        elif submissions < FIGURE_ENTRIES:
+            shown.append(item)
+            submissions += 1
+    return shown
+
+
+def _figure_note(n_submissions: int, what: str) -> str | None:
+    if n_submissions <= FIGURE_ENTRIES:
+        return None
+    return (f"The {what} show the first {FIGURE_ENTRIES} of {n_submissions} submissions by rank, and the "
+            "reference rows; the tables hold every entry.")
+
+
 def _forest(task_rows: list[dict], headline) -> str:
     from lssbench.report import plots
 
     data = []
-    for r in task_rows:
+    for r in figure_subset(task_rows, lambda r: r["reference"]):
         value, ci = r["row"].values.get(headline.name), r["row"].ci95.get(headline.name)
         if value is not None:
             label = f"{r['rank'] or '-'}  {_short(r['entry']['name'])}"
@@ -98,6 +121,7 @@ def _heatmaps(entries: list[dict]) -> dict[str, str]:
     from lssbench.report import plots
 
     figures = {}
+    entries = figure_subset(entries, lambda e: e["kind"] != "submission")
     with_detection = [e for e in entries if "detection" in (e.get("results") or {})]
     if with_detection:
         matrix = [[((e["results"]["detection"].get("per_class") or {}).get(c) or {}).get("AP50") for c in CATEGORIES]
@@ -165,6 +189,7 @@ def board_page_context(board: dict) -> dict:
             "has_p_first": any(r["p_first"] is not None for r in task_rows),
             "has_tied": any(r["tied"] for r in task_rows), "stability": stability.get(task),
             "forests": [html.svg(_forest(task_rows, h)) for h in headlines],
+            "figure_note": _figure_note(sum(not r["reference"] for r in task_rows), "forest plots"),
         })
     all_patients = shown_board(board) == "all"
     figures = {k: html.svg(v) for k, v in _heatmaps([r.entry for r in rows]).items()} if all_patients else {}
@@ -183,7 +208,8 @@ def board_page_context(board: dict) -> dict:
     return {"board": board, "board_facts": _facts(board), "legend": legend(board) if "shown" in board else None,
             "stability_line": stability_line[:1].upper() + stability_line[1:] if stability_line else None,
             "tied_mark": TIED_MARK, "skipped": board.get("skipped") or [], "sections": sections,
-            "figures": figures, "all_patients": all_patients, "invalid": invalid, "overall": overall,
+            "figures": figures, "all_patients": all_patients,
+            "figure_note": _figure_note(sum(r.entry["kind"] == "submission" for r in rows), "maps"), "invalid": invalid, "overall": overall,
             "headlines": shown_headlines, "tasks": tasks,
             "has_overall_rank": any(r.figures.get("overall_rank") is not None for r in rows),
             "entries": [r.entry for r in rows]}
