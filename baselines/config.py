@@ -62,6 +62,14 @@ class Config:
     seed: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
+    def __post_init__(self) -> None:
+        if self.grade_pool not in ("best", "worst"):
+            raise ValueError(f"unknown grade_pool {self.grade_pool!r}; expected 'best' or 'worst'")
+        if not 0.0 <= self.grade_pool_ratio <= 1.0:
+            raise ValueError(f"grade_pool_ratio must lie in [0, 1], got {self.grade_pool_ratio!r}")
+        if self.grade_decode not in ("expected", "argmax"):
+            raise ValueError(f"unknown grade_decode rule {self.grade_decode!r}; expected 'expected' or 'argmax'")
+
     @property
     def det_in_channels(self) -> int:
         """Slice channels (the slice and its neighbours) plus the lateral-position channel."""
@@ -126,9 +134,14 @@ def get_config(name: str, **overrides) -> Config:
     return replace(CONFIGS[name], **{k: v for k, v in overrides.items() if v is not None})
 
 
+#: Fields added after checkpoints were first written, with the value those runs used.
+_EARLIER_DEFAULTS = {"grade_pool": "best", "grade_pool_ratio": 1.0}
+
+
 def config_from_dict(data: dict) -> Config:
-    """Inverse of :meth:`Config.as_dict` (for checkpoints)."""
-    data = dict(data)
+    """Inverse of :meth:`Config.as_dict` (for checkpoints); an older checkpoint keeps the
+    grade rule it was trained and validated with."""
+    data = {**_EARLIER_DEFAULTS, **data}
     data["augment"] = AugmentConfig(**data.get("augment", {}))
     for key in ("det_widths", "seg_widths", "grade_widths"):
         data[key] = tuple(data[key])

@@ -1,4 +1,4 @@
-"""CenterNet targets and decoding, and the per-foramen grade rule (most confident box).
+"""CenterNet targets and decoding, and the per-foramen grade rules (the best or worst confident box).
 
 Coordinates here are pixels of the network input (``input_size`` square) unless a
 function says otherwise; :func:`decode` returns boxes on that grid and the caller
@@ -169,10 +169,11 @@ def grades_from_detections(detections: pd.DataFrame, patients: list[str], prior:
     """One grade row per foramen (all 10 of every patient) from graded detections.
 
     ``detections`` carry the grader's probabilities (``p_*`` columns) of the crop of each
-    box. A foramen takes the probabilities of its most confident box (``pool="best"``), or
-    of the box graded worst among its graded boxes (``pool="worst"``, the ground truth's
-    worst-grade rule; ties go to the more confident box); the severity ``rule`` of
-    :func:`baselines.grading.severity_from_probs` turns them into a grade. A foramen
+    box, and the severity ``rule`` of :func:`baselines.grading.severity_from_probs` turns
+    probabilities into a grade. A foramen takes the probabilities and grade of its most
+    confident box (``pool="best"``), or of the box whose grade is the worst among its graded
+    boxes (``pool="worst"``, the ground truth's worst-grade rule; of boxes with that grade,
+    the most confident). A foramen
     without a box gets grade 0 and the ``prior`` (train grade frequencies).
     """
     if pool not in ("best", "worst"):
@@ -181,9 +182,8 @@ def grades_from_detections(detections: pd.DataFrame, patients: list[str], prior:
     if len(detections):
         frame = candidate_boxes(detections, 1.0 if pool == "best" else 0.0)
         probs = frame[list(PROBABILITY_COLUMNS)].to_numpy(np.float64)
-        if pool == "worst":
-            expected = probs @ np.asarray(GRADES, dtype=np.float64) / probs.sum(1).clip(min=1e-12)
-            order = np.lexsort((-frame["score"].to_numpy(), -expected))  # worst first, then most confident
+        if pool == "worst":  # the worst grade as written (the severity rule's), then the most confident
+            order = np.lexsort((-frame["score"].to_numpy(), -severity_from_probs(probs, rule)))
             frame, probs = frame.iloc[order], probs[order]
         for key, row in zip(zip(frame["patient_id"], frame["level"], frame["side"]), probs):
             chosen.setdefault(key, row)

@@ -152,7 +152,7 @@ def predict(data: str | Path, split: str, run: str | Path, out: str | Path, devi
         "method": f"lssbench reference baseline (CenterNet + crop grader + U-Net, config {config.name})",
         "url": "https://github.com/lssbench/lssbench/tree/main/baselines",
         "description": ("2.5D CenterNet-style foramen detector; a small ordinal (cumulative-link) CNN grades "
-                        "the crop (slice and neighbours) of each foramen's most confident box; "
+                        f"the crops (slice and neighbours) of {_pool_text(config)}; "
                         "2D U-Net on the middle slice. "
                         f"Split {split}, epoch {checkpoint['epoch']}, lssbench {lssbench.__version__}."),
     }
@@ -164,6 +164,14 @@ def predict(data: str | Path, split: str, run: str | Path, out: str | Path, devi
     log(f"predict {split}: {len(patients)} patients, {len(det_items)} slices, {len(seg_items)} masks; "
         f"decode/cache {load_s:.1f}s, inference {infer_s:.2f}s ({figures['images_per_s']:.1f} images/s) -> {out}")
     return figures
+
+
+def _pool_text(config: Config) -> str:
+    """The grade rule of ``config`` in words (for meta.json)."""
+    if config.grade_pool == "worst":
+        return (f"each foramen's boxes scoring >= {config.grade_pool_ratio:g} of its best, "
+                "and the foramen keeps the worst grade")
+    return "each foramen's most confident box"
 
 
 def write_submission_tables(out: str | Path, tables: dict, meta: dict) -> Path:

@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 import lssbench
-from lssbench.jsonio import dumps, write_json_atomic, write_text_atomic
+from lssbench.jsonio import read_back, write_json_atomic, write_text_atomic
 from lssbench.synth.core import MARKER as SYNTH_MARKER
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -104,7 +104,7 @@ def build_record(*, command: str, device: str, config: str, compiled: bool, wall
         "inference_images_per_s": inference_images_per_s,
         "peak_gpu_memory_mib": peak_gpu_memory_mib,
         "results": results_summary(results),
-        "scores": json.loads(dumps(results)),
+        "scores": read_back(results),
         "split": results.get("split"),
         "gt_fingerprint": results.get("gt_fingerprint"),
         "data": data,

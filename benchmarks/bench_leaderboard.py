@@ -7,6 +7,9 @@ holds 200 different results plus the reference row. The board runs in a fresh
 interpreter with its default 1,000 bootstrap resamples per entry on all cores:
 
     python benchmarks/bench_leaderboard.py [--patients 500] [--submissions 200] [--bootstrap 1000] [--jobs N]
+                                           [--pages]
+
+``--pages`` also writes the Markdown table and the HTML page, as an organizer publishing the board would.
 
 Prints the wall time, CPU time, peak memory (the largest resident set of it and its
 workers) and the load average. The uploads are written once and cached under
@@ -46,6 +49,7 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=200)
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=None)
+    parser.add_argument("--pages", action="store_true", help="also write the Markdown table and the HTML page")
     args = parser.parse_args()
 
     from lssbench.groundtruth import load_ground_truth
@@ -61,8 +65,11 @@ def main() -> None:
                    str(Path(out) / "leaderboard.json"), "--bootstrap", str(args.bootstrap)]
         if args.jobs:
             command += ["--jobs", str(args.jobs)]
+        if args.pages:
+            command += ["--markdown", str(Path(out) / "leaderboard.md"), "--html", str(Path(out) / "leaderboard.html")]
         run = run_cold(command)
-    print(f"leaderboard of {args.submissions} submissions, {args.bootstrap} resamples: {fmt(run)}; "
+    what = "JSON, Markdown and HTML" if args.pages else "JSON"
+    print(f"leaderboard of {args.submissions} submissions ({what}), {args.bootstrap} resamples: {fmt(run)}; "
           f"{run['s'] / args.submissions:.2f} s per submission")
 
 

@@ -17,7 +17,6 @@ baseline) give every number context.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -239,9 +238,9 @@ def reference_entries(evaluator: Evaluator, *, n_bootstrap: int, seed: int,
     return [entry]
 
 
-def is_results_file(path: Path) -> bool:
-    """A ``.json`` file: a results JSON or a baseline record, not a submission to score."""
-    return path.is_file() and path.suffix.lower() == ".json"
+#: What ``--baseline`` takes, named when something else is given.
+BASELINE_INPUTS = ("give the baseline's predictions (a folder or zip), its record (baselines/results/*.json) "
+                   "or its results JSON")
 
 
 def recorded_baseline_entry(path: Path, ground_truth, *, n_bootstrap: int, seed: int,
@@ -250,21 +249,24 @@ def recorded_baseline_entry(path: Path, ground_truth, *, n_bootstrap: int, seed:
 
     It must have been scored on this ground truth and split, with these metrics and
     bootstrap settings (UsageError naming what differs); a record holds scores of the whole
-    split, so a board with a public share needs the baseline's predictions instead.
+    split, so a board with a public share needs the baseline's predictions instead. Its
+    ``meta`` must follow the meta.json schema, as a submission's does.
     """
-    from lssbench.comparison import check_same_scoring, read_results
+    from lssbench.comparison import check_same_scoring, read_results_file
+    from lssbench.submission.parse import meta_problems
 
-    results = read_results(path)
+    results, what = read_results_file(path, expected=BASELINE_INPUTS)
     if public_share is not None:
-        raise UsageError(f"{path}: a baseline record holds scores of the whole split, not of a public share; "
+        raise UsageError(f"{path}: a {what} holds scores of the whole split, not of a public share; "
                          "with --public-share give the baseline's predictions folder")
     board = {"gt_fingerprint": ground_truth.fingerprint, "split": ground_truth.split,
              "metrics_version": METRICS_VERSION, "bootstrap": bootstrap_settings(n_bootstrap, seed)}
-    check_same_scoring(results, board, (str(path), "this board"), action="show a baseline record",
-                       need_resamples=False)
-    meta = results.get("meta") if isinstance(results.get("meta"), dict) else {}
-    return Entry(name=BASELINE_REFERENCE, kind="reference", meta={k: clean_text(str(v)) for k, v in meta.items()},
-                 results=results)
+    check_same_scoring(results, board, (str(path), "this board"), action=f"show a {what}", need_resamples=False)
+    meta = results.get("meta") or {}
+    problems = meta_problems(meta)
+    if problems:
+        raise UsageError(f"{path}: its meta does not follow meta.json's schema: {clean_text(problems[0])}")
+    return Entry(name=BASELINE_REFERENCE, kind="reference", meta=dict(meta), results=results)
 
 
 def score_many(jobs: Sequence[Upload], evaluator: Evaluator, *, n_bootstrap: int,
@@ -310,10 +312,10 @@ def board_parts(ground_truth, public_share: float | None) -> dict | None:
 
 def _canonical_results(entry: Entry) -> Entry:
     """Results as the JSON holds them (floats rounded), so a fresh and a cached entry rank alike."""
-    from lssbench.jsonio import dumps
+    from lssbench.jsonio import read_back
 
     if entry.results is not None:
-        entry.results = json.loads(dumps(entry.results))
+        entry.results = read_back(entry.results)
     return entry
 
 
@@ -445,6 +447,7 @@ def leaderboard(submissions: Iterable[str | os.PathLike] | Uploads, ground_truth
     private one). ``rank_by``/``best_per_team``: see docs/results.md, "How the board ranks".
     """
     from lssbench.cache import ResultsCache
+    from lssbench.comparison import is_results_json
 
     if final and public_share is None:
         raise UsageError("--final shows the private board: give --public-share too")
@@ -458,7 +461,7 @@ def leaderboard(submissions: Iterable[str | os.PathLike] | Uploads, ground_truth
     uploads = submissions if isinstance(submissions, Uploads) else collect_uploads(submissions)
     jobs = list(uploads.uploads)
     recorded = None
-    if baseline is not None and is_results_file(Path(baseline)):
+    if baseline is not None and is_results_json(Path(baseline)):
         recorded = recorded_baseline_entry(Path(baseline), ground_truth, n_bootstrap=n_bootstrap, seed=seed,
                                            public_share=public_share)
     elif baseline is not None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from lssbench import __version__
-from lssbench.jsonio import dumps
+from lssbench.jsonio import read_back
 from lssbench.metrics.bootstrap import percentile_ci
 from lssbench.problems import UsageError
 from lssbench.domain import HEADLINES
@@ -69,11 +69,16 @@ def check_same_scoring(a: dict, b: dict, labels: tuple[str, str], action: str = 
             if "resamples" not in results or "bootstrap" not in results:
                 raise UsageError(f"{label} has no per-resample values to pair (scored with --bootstrap 0, or "
                                  "written without `lssbench evaluate --keep-resamples`)")
-    settings_a, settings_b = a.get("bootstrap") or {}, b.get("bootstrap") or {}
-    for key in sorted(set(settings_a) | set(settings_b)):
-        if settings_a.get(key) != settings_b.get(key):
+    settings = [results.get("bootstrap") or {"resamples": 0} for results in (a, b)]
+    counts = [s.get("resamples") or 0 for s in settings]
+    if counts[0] != counts[1]:
+        said = [f"{label} was scored without bootstrap (--bootstrap 0)" if n == 0 else f"{label} with {n} resamples"
+                for label, n in zip(labels, counts)]
+        raise UsageError(f"cannot {action} with different bootstrap settings: {said[0]}, {said[1]}")
+    for key in sorted(set(settings[0]) | set(settings[1])):
+        if settings[0].get(key) != settings[1].get(key):
             raise UsageError(f"cannot {action} with different bootstrap settings: {key} is "
-                             f"{settings_a.get(key)} for {labels[0]} but {settings_b.get(key)} for {labels[1]}")
+                             f"{settings[0].get(key)} for {labels[0]} but {settings[1].get(key)} for {labels[1]}")
 
 
 def compare_results(a: dict, b: dict, labels: tuple[str, str] = ("A", "B")) -> dict:
@@ -99,34 +104,51 @@ def compare_results(a: dict, b: dict, labels: tuple[str, str] = ("A", "B")) -> d
             "differences": differences}
 
 
-def _is_results_json(path: Path) -> bool:
+def is_results_json(path: Path) -> bool:
+    """A ``.json`` file: a results JSON or a baseline record, not a submission to score."""
     return path.is_file() and path.suffix.lower() == ".json"
 
 
-def read_results(path: str | os.PathLike) -> dict:
-    """The results dict of a results JSON (``lssbench evaluate --out``) or of a baseline record
-    (``python -m baselines bench``, whose ``scores`` hold one). UsageError naming the file otherwise."""
+def _is_record(data: dict) -> bool:
+    """A baseline record (``python -m baselines bench``): its results are under ``scores``."""
+    return isinstance(data.get("scores"), dict) or {"command", "device", "wall_s"} <= set(data)
+
+
+#: What compare takes, named when something else is given.
+COMPARE_INPUTS = "give the two submissions, or their results from `lssbench evaluate --keep-resamples --out`"
+
+
+def read_results_file(path: str | os.PathLike, expected: str = COMPARE_INPUTS) -> tuple[dict, str]:
+    """``(results, what)`` of a results JSON (``lssbench evaluate --out``; what = "results JSON")
+    or of a baseline record (its ``scores``; what = "baseline record"). UsageError naming the
+    file otherwise, ``expected`` saying what to give instead of a leaderboard JSON."""
     path = Path(path)
     try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
         raise UsageError(f"{path}: not a readable results JSON ({error})") from None
-    if isinstance(results, dict) and "entries" in results:
-        raise UsageError(f"{path} is a leaderboard JSON, not a results JSON: give the two submissions, or their "
-                         "results from `lssbench evaluate --keep-resamples --out`")
-    if isinstance(results, dict) and "config" in results and "device" in results and "wall_s" in results:
-        if not isinstance(results.get("scores"), dict):
+    what = "results JSON"
+    if isinstance(data, dict) and "entries" in data:
+        raise UsageError(f"{path} is a leaderboard JSON, not a results JSON: {expected}")
+    if isinstance(data, dict) and _is_record(data):
+        if not isinstance(data.get("scores"), dict):
             raise UsageError(f"{path}: a baseline record without its scores (written before records held them); "
                              "give the baseline's predictions folder instead")
-        results = results["scores"]
-    if not isinstance(results, dict) or "gt_fingerprint" not in results or "submission_fingerprint" not in results:
+        data, what = data["scores"], "baseline record"
+    if not isinstance(data, dict) or "gt_fingerprint" not in data or "submission_fingerprint" not in data:
         raise UsageError(f"{path}: not an lssbench results JSON (no gt_fingerprint or submission_fingerprint)")
-    return results
+    return data, what
+
+
+def read_results(path: str | os.PathLike) -> dict:
+    """The results dict of a results JSON or a baseline record (see :func:`read_results_file`)."""
+    return read_results_file(path)[0]
 
 
 def compare(a: str | os.PathLike, b: str | os.PathLike, gt=None, *, split: str | None = None,
             n_bootstrap: int | None = None, seed: int | None = None) -> dict:
-    """Paired bootstrap comparison B - A of two submissions (folders, zips or results JSON files).
+    """Paired bootstrap comparison B - A of two submissions (folders, zips, results JSON files or
+    baseline records).
 
     Folders and zips are validated and scored on ``gt`` (resolved like ``evaluate``) with
     ``n_bootstrap``/``seed``; when these are not given they are taken from a results JSON
@@ -137,7 +159,7 @@ def compare(a: str | os.PathLike, b: str | os.PathLike, gt=None, *, split: str |
     for path in paths:
         if not path.exists():
             raise UsageError(f"{path} does not exist; expected a submission folder, .zip or results JSON")
-    loaded = [read_results(path) if _is_results_json(path) else None for path in paths]
+    loaded = [read_results(path) if is_results_json(path) else None for path in paths]
     reference = next((found for found in loaded if found is not None), {}).get("bootstrap", {})
     n_bootstrap = reference.get("resamples", DEFAULT_RESAMPLES) if n_bootstrap is None else n_bootstrap
     seed = reference.get("seed", 0) if seed is None else seed
@@ -161,7 +183,7 @@ def compare(a: str | os.PathLike, b: str | os.PathLike, gt=None, *, split: str |
             submission = load_submission(path, ground_truth)
             scored = Evaluator(ground_truth).evaluate(submission, n_bootstrap=n_bootstrap, seed=seed,
                                                       keep_resamples=True)
-            found = json.loads(dumps(scored))  # the values a results JSON would hold, to the digit
+            found = read_back(scored)  # the values a results JSON would hold, to the digit
         results.append(found)
     return compare_results(results[0], results[1], labels=(str(paths[0]), str(paths[1])))
 

@@ -25,15 +25,17 @@ from lssbench.tempdirs import process_alive
 FLOAT_DIGITS = 6
 
 
-def canonical(obj: Any, digits: int = FLOAT_DIGITS) -> Any:
+def canonical(obj: Any, digits: int = FLOAT_DIGITS, sort_keys: bool = False) -> Any:
     """A JSON-ready copy: numpy scalars/arrays to Python, floats rounded, tuples to lists,
-    lone surrogates in strings shown as escapes (JSON text is always valid Unicode)."""
+    lone surrogates in strings shown as escapes (JSON text is always valid Unicode);
+    with ``sort_keys`` every dict in key order."""
     if isinstance(obj, dict):
-        return {_clean_json_text(str(k)): canonical(v, digits) for k, v in obj.items()}
+        items = [(_clean_json_text(str(k)), canonical(v, digits, sort_keys)) for k, v in obj.items()]
+        return dict(sorted(items, key=lambda item: item[0]) if sort_keys else items)
     if isinstance(obj, (list, tuple)):
-        return [canonical(v, digits) for v in obj]
+        return [canonical(v, digits, sort_keys) for v in obj]
     if isinstance(obj, np.ndarray):
-        return canonical(obj.tolist(), digits)
+        return canonical(obj.tolist(), digits, sort_keys)
     if isinstance(obj, (bool, np.bool_)):
         return bool(obj)
     if isinstance(obj, (int, np.integer)):
@@ -63,6 +65,12 @@ def _clean_json_text(text: str) -> str:
         from lssbench.report.text import clean_text
 
         return "".join(clean_text(ch) if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+
+
+def read_back(obj: Any, digits: int = FLOAT_DIGITS) -> Any:
+    """What ``json.loads(dumps(obj))`` gives -- the values a written JSON file holds, keys in
+    order -- without writing and parsing the text."""
+    return canonical(obj, digits, sort_keys=True)
 
 
 def dumps(obj: Any, digits: int = FLOAT_DIGITS) -> str:

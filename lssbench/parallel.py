@@ -6,9 +6,11 @@ Results always come back in input order, so outputs stay deterministic. Where fo
 is unavailable or pointless (one core, few items, already inside a worker), the
 items are processed serially in this process.
 
-While workers run, the numeric libraries (BLAS, OpenMP) use one thread per process
-(threadpoolctl): the processes already fill the cores, and idle library threads spinning
-beside them cost about a quarter of the CPU time of a board.
+Workers run their numeric libraries (BLAS, OpenMP) on one thread each: every worker is
+forked while threadpoolctl holds the loaded libraries at one thread (the parent gets its
+own setting back at once), and the usual environment variables say one thread to any
+library a worker loads later. The processes already fill the cores; library threads
+spinning beside them cost about a quarter of the CPU time of a board.
 
 Each item gets its own short-lived process (forking is cheap next to scoring), so a
 worker that dies (killed, out of memory) costs only its own item: ``on_lost(item,
@@ -26,8 +28,6 @@ import signal
 import traceback
 from multiprocessing.connection import wait
 from typing import Callable, Iterator, Sequence, TypeVar
-
-from threadpoolctl import threadpool_limits
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -73,8 +73,14 @@ class WorkerLost(Exception):
         super().__init__(f"the worker process ended without a result ({how}; out of memory?)")
 
 
+#: Thread-count variables of the numeric libraries, set to 1 in every worker.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                    "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+
+
 def _child(function, chunk, connection, parent_pid: int) -> None:
     die_with_parent(parent_pid)
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))  # for libraries loaded from here on
     outcomes = []
     for item in chunk:
         try:
@@ -108,7 +114,9 @@ def fork_map(function: Callable[[Item], Result], items: Sequence[Item], *, worke
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
     context = multiprocessing.get_context("fork")
     parent_pid = os.getpid()
-    limits = threadpool_limits(limits=1)  # inherited by every forked worker
+    from threadpoolctl import ThreadpoolController  # lazy: only forking needs it
+
+    libraries = ThreadpoolController()
     running: dict = {}  # connection -> (chunk index, process)
     done: dict[int, list] = {}
     next_chunk, next_result = 0, 0
@@ -118,7 +126,8 @@ def fork_map(function: Callable[[Item], Result], items: Sequence[Item], *, worke
                 receive, send = context.Pipe(duplex=False)
                 process = context.Process(target=_child, args=(function, chunks[next_chunk], send, parent_pid),
                                           daemon=True)
-                process.start()
+                with libraries.limit(limits=1):  # the child is forked with one thread per library
+                    process.start()
                 send.close()
                 running[receive] = (next_chunk, process)
                 next_chunk += 1
@@ -151,4 +160,3 @@ def fork_map(function: Callable[[Item], Result], items: Sequence[Item], *, worke
             process.kill()
             process.join()
             connection.close()
-        limits.restore_original_limits()

@@ -191,12 +191,10 @@ class Evaluator:
             raise DataError(f"the ground truth has no pixel spacing for {len(missing)} segmentation cases "
                             f"(e.g. {sorted(missing)[0]}): distances in mm cannot be computed")
         case_ids = sorted(gt.cases)
-        masks = {pid: gt.mask(pid) for pid in case_ids}  # read (and hash-checked) before forking
-        surfaces = {pid: self._truth_surface(pid) for pid in case_ids}
 
-        def metrics_of(pid):
-            return case_metrics(masks[pid], submission.masks[pid], tuple(gt.cases[pid]["spacing_mm"]),
-                                truth_surface=surfaces[pid])
+        def metrics_of(pid):  # in a worker, unless prepare() has done the ground-truth part before forking
+            return case_metrics(gt.mask(pid), submission.masks[pid], tuple(gt.cases[pid]["spacing_mm"]),
+                                truth_surface=self._truth_surface(pid))
 
         per_case = dict(zip(case_ids, fork_map(metrics_of, case_ids, min_items=16)))
         summary = summarize_cases(per_case)

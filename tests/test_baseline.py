@@ -157,12 +157,18 @@ def test_worst_pool_takes_the_worst_graded_confident_box():
         _det("PATIENT10001/IM000004", "L4-L5", "left", 0.9, [0.9, 0.1, 0.0, 0.0]),  # most confident
         _det("PATIENT10001/IM000005", "L4-L5", "left", 0.2, [0.0, 0.0, 0.0, 1.0]),  # below 0.5 x 0.9
         _det("PATIENT10001/IM000004", "L3-L4", "right", 0.3, [0.2, 0.6, 0.1, 0.1]),
+        # both grade 1 as written (expected 1.2 and 1.45): the more confident one is kept
+        _det("PATIENT10001/IM000004", "L1-L2", "left", 0.8, [0.0, 0.8, 0.2, 0.0]),
+        _det("PATIENT10001/IM000005", "L1-L2", "left", 0.7, [0.05, 0.45, 0.5, 0.0]),
+        # argmax: [.5, 0, 0, .5] is grade 0 (expected 1.5), [.1, .9, 0, 0] grade 1 -> 1 is the worst
+        _det("PATIENT10001/IM000004", "L5-S1", "left", 0.8, [0.5, 0.0, 0.0, 0.5]),
+        _det("PATIENT10001/IM000005", "L5-S1", "left", 0.7, [0.1, 0.9, 0.0, 0.0]),
     ])
-    kept = candidate_boxes(detections, 0.5)
+    kept = candidate_boxes(detections.iloc[:4], 0.5)
     assert kept[["image_id", "level", "score"]].values.tolist() == [
         ["PATIENT10001/IM000004", "L4-L5", 0.9], ["PATIENT10001/IM000003", "L4-L5", 0.6],
         ["PATIENT10001/IM000004", "L3-L4", 0.3]]
-    assert candidate_boxes(detections, 1.0)["score"].tolist() == [0.9, 0.3]
+    assert candidate_boxes(detections.iloc[:4], 1.0)["score"].tolist() == [0.9, 0.3]
     worst = grades_from_detections(kept, ["PATIENT10001"], prior, pool="worst").set_index(["patient_id", "level",
                                                                                             "side"])
     assert worst.loc[("PATIENT10001", "L4-L5", "left"), "severity"] == 2
@@ -173,6 +179,22 @@ def test_worst_pool_takes_the_worst_graded_confident_box():
     assert best.loc[("PATIENT10001", "L4-L5", "left"), "severity"] == 0
     with pytest.raises(ValueError, match="unknown grade pool 'mean'"):
         grades_from_detections(kept, ["PATIENT10001"], prior, pool="mean")
+    ties = grades_from_detections(detections.iloc[4:6], ["PATIENT10001"], prior, pool="worst").set_index(
+        ["patient_id", "level", "side"]).loc[("PATIENT10001", "L1-L2", "left")]
+    assert ties["severity"] == 1 and ties["p_mild"] == pytest.approx(0.8)
+    argmax = grades_from_detections(detections.iloc[6:], ["PATIENT10001"], prior, rule="argmax",
+                                    pool="worst").set_index(["patient_id", "level", "side"])
+    assert argmax.loc[("PATIENT10001", "L5-S1", "left"), "severity"] == 1
+
+
+def test_configs_check_their_grade_rule_and_old_checkpoints_keep_theirs():
+    assert get_config("cpu").grade_pool == "worst"
+    for bad in ({"grade_pool": "mean"}, {"grade_pool_ratio": 1.5}, {"grade_decode": "median"}):
+        with pytest.raises(ValueError):
+            get_config("tiny", **bad)
+    old = {k: v for k, v in TINY.as_dict().items() if k not in ("grade_pool", "grade_pool_ratio")}
+    restored = config_from_dict(old)
+    assert (restored.grade_pool, restored.grade_pool_ratio) == ("best", 1.0)
 
 
 def test_best_boxes_one_per_foramen_and_none_from_nothing():
@@ -575,7 +597,7 @@ def test_a_record_from_elsewhere_is_refused_naming_what_differs(jittered_record,
         with pytest.raises(UsageError, match=re.escape(message)):
             leaderboard([], ground_truth, baseline=tmp_path / "r.json", workers=1)
     with pytest.raises(UsageError, match="cannot show a baseline record with different bootstrap settings: "
-                                         "resamples is 1000 for .* but 10 for this board"):
+                                         ".* with 1000 resamples, this board with 10 resamples"):
         leaderboard([], ground_truth, baseline=jittered_record, n_bootstrap=10, workers=1)
     with pytest.raises(UsageError, match="holds scores of the whole split, not of a public share"):
         leaderboard([], ground_truth, baseline=jittered_record, public_share=0.5, workers=1)
@@ -601,8 +623,27 @@ def test_cli_board_and_compare_take_a_record(jittered_record, sample_submissions
                                    "--out", str(tmp_path / "b2.json"), "--baseline", str(jittered_record),
                                    "--bootstrap", "0"])
     assert refused.exit_code == 2 and "Traceback" not in refused.output
-    assert "cannot show a baseline record with different bootstrap settings: resamples is 1000" in refused.output
+    assert ("cannot show a baseline record with different bootstrap settings: "
+            f"{jittered_record} with 1000 resamples, this board was scored without bootstrap (--bootstrap 0)"
+            in " ".join(refused.output.split()))
     assert not (tmp_path / "b2.json").exists()
     compared = runner.invoke(main, ["compare", str(jittered_record), str(sample_submissions["jittered"]),
-                                    "--gt", str(test_bundle)])
+                                    "--gt", str(test_bundle), "--out", str(tmp_path / "compare.json")])
     assert compared.exit_code == 0, compared.output
+    differences = json.loads((tmp_path / "compare.json").read_text())["differences"]
+    assert differences and all(d["difference"] == 0 and d["ci95"] == [0, 0] and d["p_value"] == 1
+                               for d in differences.values())
+    # a leaderboard JSON or a results JSON scored without bootstrap, each named
+    wrong = runner.invoke(main, ["leaderboard", str(sample_submissions["weak"]), "--gt", str(test_bundle),
+                                 "--out", str(tmp_path / "b3.json"), "--baseline", str(out)])
+    assert wrong.exit_code == 2 and f"{out} is a leaderboard JSON, not a results JSON: give the baseline's " \
+        "predictions (a folder or zip), its record (baselines/results/*.json) or its results JSON" in \
+        " ".join(wrong.output.split())
+    plain = tmp_path / "plain.json"
+    assert runner.invoke(main, ["evaluate", str(sample_submissions["jittered"]), "--gt", str(test_bundle),
+                                "--bootstrap", "0", "--out", str(plain)]).exit_code == 0
+    unpaired = runner.invoke(main, ["leaderboard", str(sample_submissions["weak"]), "--gt", str(test_bundle),
+                                    "--out", str(tmp_path / "b4.json"), "--baseline", str(plain)])
+    assert unpaired.exit_code == 2 and (f"cannot show a results JSON with different bootstrap settings: {plain} "
+                                        "was scored without bootstrap (--bootstrap 0), this board with 1000 "
+                                        "resamples") in " ".join(unpaired.output.split())

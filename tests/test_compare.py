@@ -121,7 +121,7 @@ def test_different_settings_ground_truths_and_missing_resamples_are_refused(scor
     other = dict(b, bootstrap=dict(b["bootstrap"], seed=4))
     with pytest.raises(UsageError, match="different bootstrap settings: seed is 3 for A but 4 for B"):
         compare_results(a, other)
-    with pytest.raises(UsageError, match="resamples is 40 for A but 20 for B"):
+    with pytest.raises(UsageError, match="bootstrap settings: A with 40 resamples, B with 20 resamples"):
         compare_results(a, dict(b, bootstrap=dict(b["bootstrap"], resamples=20)))
     with pytest.raises(UsageError, match="different ground truths: A has sha256:.* B has sha256:0000"):
         compare_results(a, dict(b, gt_fingerprint="sha256:" + "0" * 64))

@@ -53,3 +53,16 @@ def test_atomic_write_gives_ordinary_permissions(tmp_path):
     finally:
         os.umask(old)
     assert oct(path.stat().st_mode & 0o777) == "0o644"
+
+
+def test_read_back_is_what_a_written_file_holds(ground_truth, sample_submissions):
+    from lssbench.scoring import Evaluator
+    from lssbench.submission import load_submission
+
+    results = Evaluator(ground_truth).evaluate(load_submission(sample_submissions["jittered"], ground_truth),
+                                               n_bootstrap=20, seed=0, keep_resamples=True)
+    written = json.loads(jsonio.dumps(results))
+    got = jsonio.read_back(results)
+    assert got == written and json.dumps(got) == json.dumps(written)  # same values, same key order
+    tricky = {"b": (1.23456789, np.float64(-0.0)), "a": {"z": np.int64(3), "y": np.array([0.5, 2])}}
+    assert json.dumps(jsonio.read_back(tricky)) == json.dumps(json.loads(jsonio.dumps(tricky)))

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import lssbench
 
 HEAVY = ("scipy", "sklearn", "medpy", "pycocotools", "pydicom")
@@ -58,3 +60,13 @@ def test_api_names_stay_functions_after_their_modules_are_imported():
         importlib.import_module(module)
         assert module.rsplit(".", 1)[1] != name, f"lssbench.{name} is shadowed by the module {module}"
         assert callable(getattr(lssbench, name)) and not isinstance(getattr(lssbench, name), type(lssbench)), name
+
+
+def test_every_dataset_name_resolves_lazily():
+    import lssbench.dataset as dataset
+
+    for name in dataset.__all__:
+        assert getattr(dataset, name).__name__ == name
+    assert set(dataset.__all__) <= set(dir(dataset))
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        dataset.nothing  # noqa: B018

@@ -537,6 +537,11 @@ def _forbidden_character(item: str, rule: dict) -> str | None:
     return None
 
 
+def meta_problems(value: Any) -> list[str]:
+    """What is wrong with a meta.json object (empty when it follows the schema)."""
+    return list(_schema_errors(value, meta_schema()))
+
+
 def _no_constants(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
@@ -563,7 +568,7 @@ def read_meta(path: Path, rel: str, limits: Limits, log: ProblemLog) -> dict | N
     value = read_json(path, rel, limits.max_meta_bytes, log)
     if value is UNREADABLE:
         return None
-    errors = list(_schema_errors(value, meta_schema()))
+    errors = meta_problems(value)
     for error in errors:
         log.add(rel, "", error, "meta")
     return None if errors else value
