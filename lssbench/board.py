@@ -45,6 +45,14 @@ SKIPPED_NAMES = ("__MACOSX", "Thumbs.db", "desktop.ini")
 FAULT_MACHINE, FAULT_INTERNAL = "scoring-machine", "internal"
 
 
+def without_per_case(results: dict) -> dict:
+    """``results`` without the per-case segmentation rows (a results JSON has them, a board not)."""
+    if not isinstance(results.get("segmentation"), dict) or "per_case" not in results["segmentation"]:
+        return results
+    segmentation = {k: v for k, v in results["segmentation"].items() if k != "per_case"}
+    return {**results, "segmentation": segmentation}
+
+
 @dataclass
 class Entry:
     """One row of the board: a scored submission, an invalid one, a failed one or a reference row."""
@@ -64,9 +72,7 @@ class Entry:
         results = None
         if self.results is not None:
             # per-case rows belong in the results JSON; per-resample values and parts in the cache
-            results = {k: v for k, v in self.results.items() if k not in ("resamples", "parts")}
-            if "segmentation" in results:
-                results["segmentation"] = {k: v for k, v in results["segmentation"].items() if k != "per_case"}
+            results = without_per_case({k: v for k, v in self.results.items() if k not in ("resamples", "parts")})
         row = {"name": self.name, "kind": self.kind, "status": self.status, "meta": self.meta,
                "results": results, "problems": self.problems, "ranks": self.ranks}
         row.update(self.figures)
@@ -271,15 +277,15 @@ def recorded_baseline_entry(path: Path, ground_truth, *, n_bootstrap: int, seed:
 
 def score_many(jobs: Sequence[Upload], evaluator: Evaluator, *, n_bootstrap: int,
                seed: int, workers: int | None = None,
-               on_done: Callable[[Entry], None] | None = None) -> list[Entry]:
+               on_done: Callable[[Entry], None] | None = None, per_case: bool = False) -> list[Entry]:
     """Score uploads, one forked worker process each when there are several cores.
 
     Results come back in job order whatever the completion order, so the board is
     deterministic. A worker that dies (killed, out of memory) makes its upload an ``error`` entry.
     """
-    def score(job: Upload) -> Entry:
-        return score_entry(job.path, job.name, evaluator, kind=job.kind, n_bootstrap=n_bootstrap, seed=seed,
-                           refused=job.refused)
+    def score(job: Upload) -> Entry:  # in a worker: the entry comes back as the board keeps it
+        return _board_results(score_entry(job.path, job.name, evaluator, kind=job.kind, n_bootstrap=n_bootstrap,
+                                          seed=seed, refused=job.refused), per_case)
 
     def lost(job: Upload, error: WorkerLost) -> Entry:
         return failed_entry(job.name, job.kind, ScoringMachineError(str(error)))
@@ -310,18 +316,20 @@ def board_parts(ground_truth, public_share: float | None) -> dict | None:
     return {"public": public, "private": private}
 
 
-def _canonical_results(entry: Entry) -> Entry:
-    """Results as the JSON holds them (floats rounded), so a fresh and a cached entry rank alike."""
+def _board_results(entry: Entry, per_case: bool = False) -> Entry:
+    """Results as the board keeps them: as the JSON holds them (floats rounded), so a fresh and a
+    cached entry rank alike, and without the per-case segmentation rows (never on a board)
+    unless ``per_case`` (for reports written beside the board)."""
     from lssbench.jsonio import read_back
 
     if entry.results is not None:
-        entry.results = read_back(entry.results)
+        entry.results = read_back(entry.results if per_case else without_per_case(entry.results))
     return entry
 
 
 def score_cached(jobs: Sequence[Upload], evaluator: Evaluator, *, cache=None, n_bootstrap: int, seed: int,
                  settings: dict, workers: int | None = None,
-                 on_done: Callable[[Entry], None] | None = None) -> list[Entry]:
+                 on_done: Callable[[Entry], None] | None = None, per_case: bool = False) -> list[Entry]:
     """:func:`score_many` for the uploads the results cache (a :class:`~lssbench.cache.ResultsCache`
     or None) does not hold; valid new results are stored in it. Entries in job order."""
     from lssbench.cache import cache_identity, upload_fingerprint
@@ -344,13 +352,13 @@ def score_cached(jobs: Sequence[Upload], evaluator: Evaluator, *, cache=None, n_
                 on_done(found[k])
     misses = [job for k, job in enumerate(jobs) if k not in found]
     scored = iter(score_many(misses, evaluator, n_bootstrap=n_bootstrap, seed=seed, workers=workers,
-                             on_done=on_done))
+                             on_done=on_done, per_case=per_case))
     entries = []
     for k in range(len(jobs)):
         if k in found:
             entries.append(found[k])
             continue
-        entry = _canonical_results(next(scored))
+        entry = next(scored)
         if identities[k] is not None and entry.status == "ok":
             cache.store(identities[k], entry.meta, entry.results)
         entries.append(entry)
@@ -438,13 +446,16 @@ def build_leaderboard(entries: Sequence[Entry], ground_truth, *, n_bootstrap: in
 def leaderboard(submissions: Iterable[str | os.PathLike] | Uploads, ground_truth, *, baseline=None,
                 n_bootstrap: int = DEFAULT_RESAMPLES, seed: int = 0, workers: int | None = None,
                 on_done: Callable[[Entry], None] | None = None, cache=None, rank_by: str | None = None,
-                best_per_team: bool = False, public_share: float | None = None, final: bool = False) -> dict:
+                best_per_team: bool = False, public_share: float | None = None, final: bool = False,
+                per_case: bool = False) -> dict:
     """Score every upload (and the reference rows) and build the board.
 
     ``cache``: a results-cache folder or :class:`~lssbench.cache.ResultsCache`; uploads it
     holds (same bytes, ground truth, metrics version and settings) are not rescored.
     ``public_share``: split the patients into public and private boards (``final`` shows the
     private one). ``rank_by``/``best_per_team``: see docs/results.md, "How the board ranks".
+    ``per_case``: the entries given to ``on_done`` keep their per-case segmentation rows (the
+    board never shows them; reports written beside it do).
     """
     from lssbench.cache import ResultsCache
     from lssbench.comparison import is_results_json
@@ -469,7 +480,7 @@ def leaderboard(submissions: Iterable[str | os.PathLike] | Uploads, ground_truth
 
     def score(batch: Sequence[Upload], report=on_done) -> list[Entry]:
         return score_cached(batch, evaluator, cache=cache, n_bootstrap=n_bootstrap, seed=seed, settings=settings,
-                            workers=workers, on_done=report)
+                            workers=workers, on_done=report, per_case=per_case)
 
     _read_masks_once(ground_truth)
     entries = score(jobs) + ([recorded] if recorded is not None else [])

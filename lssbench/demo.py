@@ -209,7 +209,7 @@ def run_demo(out: str | os.PathLike = DEFAULT_DEMO_DIR, *, n_patients: int | Non
             on_done(entry)
 
     board = leaderboard(list(submissions.values()), ground_truth, n_bootstrap=n_bootstrap, seed=seed,
-                        workers=workers, on_done=remember)
+                        workers=workers, on_done=remember, per_case=True)
     paths = demo_outputs(out)
     written = write_outputs(board, board_outputs(**paths))
     with progress.step("writing a report of each sample submission"):

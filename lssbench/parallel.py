@@ -117,6 +117,8 @@ def fork_map(function: Callable[[Item], Result], items: Sequence[Item], *, worke
     from threadpoolctl import ThreadpoolController  # lazy: only forking needs it
 
     libraries = ThreadpoolController()
+    if all(library.num_threads <= 1 for library in libraries.lib_controllers):
+        libraries = None  # already one thread each (the lssbench command sets that): nothing to limit
     running: dict = {}  # connection -> (chunk index, process)
     done: dict[int, list] = {}
     next_chunk, next_result = 0, 0
@@ -126,8 +128,11 @@ def fork_map(function: Callable[[Item], Result], items: Sequence[Item], *, worke
                 receive, send = context.Pipe(duplex=False)
                 process = context.Process(target=_child, args=(function, chunks[next_chunk], send, parent_pid),
                                           daemon=True)
-                with libraries.limit(limits=1):  # the child is forked with one thread per library
+                if libraries is None:
                     process.start()
+                else:
+                    with libraries.limit(limits=1):  # the child is forked with one thread per library
+                        process.start()
                 send.close()
                 running[receive] = (next_chunk, process)
                 next_chunk += 1

@@ -152,7 +152,7 @@ def kendall_tau_b(reference, samples) -> np.ndarray:
     sign_ref = np.sign(reference[j] - reference[i])
     ref_untied = float(np.sum(sign_ref != 0))
     taus = np.empty(samples.shape[0], dtype=np.float64)
-    step = max(1, 20_000_000 // max(1, i.size))  # bound the (rows, pairs) temporary
+    step = max(1, 2_000_000 // max(1, i.size))  # bound the (rows, pairs) temporaries: 16 MB each
     for start in range(0, samples.shape[0], step):
         block = samples[start:start + step]
         signs = np.sign(block[:, j] - block[:, i])

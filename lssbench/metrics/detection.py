@@ -64,8 +64,9 @@ _K = len(CATEGORIES)
 _L = len(LEVELS)
 _T50 = int(np.flatnonzero(IOU_THRESHOLDS == 0.5)[0])
 _T75 = int(np.flatnonzero(IOU_THRESHOLDS == 0.75)[0])
-#: Resamples per chunk of :meth:`DetectionMatches._coco_tables` (the fast axis of its arrays).
-_CHUNK_RESAMPLES = 64
+#: Bytes of one (TP entries, resamples) array of :meth:`DetectionMatches._coco_tables`: the
+#: resamples per chunk (its fast axis) are chosen so each array stays in a core's cache.
+_CHUNK_BYTES = 1_250_000
 
 
 # --- IoU ------------------------------------------------------------------------------------
@@ -321,13 +322,13 @@ class DetectionMatches:
         recall points it serves (equal to COCOeval's mean, and to :meth:`_coco_table`, to about
         1e-16: the bootstrap's path; ``_coco_table`` is the bit-exact one).  The TP entries
         of all curves lie end to end (no padding), resamples along the fast axis, in chunks
-        of :data:`_CHUNK_RESAMPLES`.
+        of about :data:`_CHUNK_BYTES` per array (8 to 256 resamples).
         """
         weights = np.asarray(weights, dtype=np.int64)
         if not len(weights):
             return np.zeros((0, _K, 4))
-        return np.concatenate([self._coco_tables_chunk(weights[i:i + _CHUNK_RESAMPLES])
-                               for i in range(0, len(weights), _CHUNK_RESAMPLES)])
+        size = int(np.clip(_CHUNK_BYTES // (8 * max(1, len(self._tp_entries["rows"]))), 8, 256))
+        return np.concatenate([self._coco_tables_chunk(weights[i:i + size]) for i in range(0, len(weights), size)])
 
     def _coco_tables_chunk(self, w: np.ndarray, exact: bool = False) -> np.ndarray:
         n_b = w.shape[0]

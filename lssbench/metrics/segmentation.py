@@ -174,10 +174,19 @@ def case_metrics(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1.0
     return results
 
 
+#: Up to this many labels, class pixels are counted with one comparison per class (vectorised,
+#: several times faster than a bincount over every pixel); beyond, with one confusion count.
+_COMPARE_LABELS = 16
+
+
 def _class_counts(truth: np.ndarray, prediction: np.ndarray, n_labels: int):
-    """Pixels of each class in the truth, in the prediction, and in both: one confusion count."""
-    small = truth.dtype == prediction.dtype == np.uint8 and n_labels * n_labels <= 256
-    code = (truth * np.uint8(n_labels) + prediction) if small else truth.astype(np.intp) * n_labels + prediction
+    """Pixels of each class in the truth, in the prediction, and in both."""
+    if n_labels <= _COMPARE_LABELS:
+        same = truth == prediction
+        counts = np.array([[np.count_nonzero(truth == c), np.count_nonzero(prediction == c),
+                            np.count_nonzero(same & (truth == c))] for c in range(n_labels)], dtype=np.int64)
+        return counts[:, 0], counts[:, 1], counts[:, 2]
+    code = truth.astype(np.intp) * n_labels + prediction
     confusion = np.bincount(code.ravel(), minlength=n_labels * n_labels).reshape(n_labels, n_labels)
     return confusion.sum(axis=1), confusion.sum(axis=0), np.diagonal(confusion)
 
