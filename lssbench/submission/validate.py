@@ -173,7 +173,7 @@ def _duplicates(table: Table, frame: pd.DataFrame, key: list[str], describe: Cal
     """Flag rows whose ``key`` equals an earlier valid row's."""
     valid = frame[key].notna().all(axis=1).to_numpy()
     sub = frame.loc[valid, key]
-    if sub.empty:
+    if sub.empty or not sub.duplicated().any():  # the usual case, found by hashing alone
         return
     ids = sub.groupby(key, sort=False).ngroup().to_numpy()
     first = pd.Series(np.arange(len(ids))).groupby(ids).transform("min").to_numpy()
@@ -201,8 +201,10 @@ def _valid(frame: pd.DataFrame, columns) -> np.ndarray:
 def _box_checks(table: Table, frame: pd.DataFrame, ref: _Reference) -> None:
     valid = _valid(frame, _COORDS)
     x0, y0, x1, y1 = (frame[c].to_numpy(dtype=float, na_value=np.nan) for c in _COORDS)
-    size = np.array([ref.images.get(i, (np.nan, np.nan)) if isinstance(i, str) else (np.nan, np.nan)
-                     for i in frame["image_id"]], dtype=float).reshape(-1, 2)
+    codes, uniques = pd.factorize(frame["image_id"])  # one lookup per image, not per row
+    sizes = np.array([ref.images.get(i, (np.nan, np.nan)) if isinstance(i, str) else (np.nan, np.nan)
+                      for i in uniques] + [(np.nan, np.nan)], dtype=float).reshape(-1, 2)
+    size = sizes[codes]  # code -1 (a missing image_id) reads the last row: unknown size
     normalised = nearmiss.normalised_boxes(*(a[valid] for a in (x0, y0, x1, y1, size[:, 0], size[:, 1])))
     if normalised:
         table.log.add(table.file, "", normalised)
