@@ -67,6 +67,8 @@ _T75 = int(np.flatnonzero(IOU_THRESHOLDS == 0.75)[0])
 #: Bytes of one (TP entries, resamples) array of :meth:`DetectionMatches._coco_tables`: the
 #: resamples per chunk (its fast axis) are chosen so each array stays in a core's cache.
 _CHUNK_BYTES = 1_250_000
+#: A fixed number of resamples per chunk instead (None: by :data:`_CHUNK_BYTES`; tests set it).
+_CHUNK_RESAMPLES: int | None = None
 
 
 # --- IoU ------------------------------------------------------------------------------------
@@ -327,7 +329,7 @@ class DetectionMatches:
         weights = np.asarray(weights, dtype=np.int64)
         if not len(weights):
             return np.zeros((0, _K, 4))
-        size = int(np.clip(_CHUNK_BYTES // (8 * max(1, len(self._tp_entries["rows"]))), 8, 256))
+        size = _CHUNK_RESAMPLES or int(np.clip(_CHUNK_BYTES // (8 * max(1, len(self._tp_entries["rows"]))), 8, 256))
         return np.concatenate([self._coco_tables_chunk(weights[i:i + size]) for i in range(0, len(weights), size)])
 
     def _coco_tables_chunk(self, w: np.ndarray, exact: bool = False) -> np.ndarray:
@@ -351,8 +353,9 @@ class DetectionMatches:
         if len(e["rows"]):
             wt = np.ascontiguousarray(w.T)  # (n_images, B): resamples along the fast axis
             tp_w = wt[e["images"]]  # (L, B)
-            tp = np.cumsum(tp_w, axis=0)
-            tp -= np.concatenate([np.zeros((1, n_b), np.int64), tp])[e["starts"]][e["rows"]]
+            tp = np.empty_like(tp_w)
+            for lo, hi in e["spans"]:  # the running TP weight of each curve
+                np.cumsum(tp_w[lo:hi], axis=0, out=tp[lo:hi])
             # counted weight up to each entry (an ignored detection -- unmatched, outside COCO's
             # area range -- is neither TP nor FP; a matched one there is still a TP): one matrix
             # product of exact integers, then a running sum
