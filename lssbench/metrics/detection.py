@@ -359,13 +359,15 @@ class DetectionMatches:
             # counted weight up to each entry (an ignored detection -- unmatched, outside COCO's
             # area range -- is neither TP nor FP; a matched one there is still a TP): one matrix
             # product of exact integers, then a running sum
-            upto = np.cumsum(e["segments"] @ wt.astype(np.float64), axis=0).astype(np.int64)
-            seen = upto[e["at_position"]] - upto[e["at_start"]]
+            upto = np.cumsum(e["segments"] @ wt.astype(np.float64), axis=0)  # exact integers, as floats
+            seen = upto[e["at_position"]]
+            seen -= upto[e["at_start"]]
             if e["uncounted"].any():
                 extra = np.cumsum(tp_w * e["uncounted"][:, None], axis=0)
                 seen += extra - np.concatenate([np.zeros((1, n_b), np.int64), extra])[e["starts"]][e["rows"]]
             # fp + tp == seen exactly (integers), so this is tp / (fp + tp + eps) of COCOeval
-            pr = tp.astype(np.float64) / (seen.astype(np.float64) + np.spacing(1))
+            seen += np.spacing(1)
+            pr = np.divide(tp, seen, out=seen)
             for lo, hi in e["spans"]:  # precision made monotone from the right, curve by curve
                 view = pr[lo:hi][::-1]
                 np.maximum.accumulate(view, axis=0, out=view)
@@ -376,10 +378,11 @@ class DetectionMatches:
             # entry j serves the points with tp[j-1] < need <= tp[j], none beyond the last
             reached = (need[:, None, :] <= np.arange(int(tp_last.max()) + 1)[None, :, None]).sum(axis=2)
             upto_r = reached[np.ascontiguousarray(which.reshape(npig.shape).T)[e["categories"]], tp]
-            served = upto_r.copy()
-            served[1:] -= upto_r[:-1]
-            served[e["firsts"]] = upto_r[e["firsts"]]
-            area[e["filled"]] = np.add.reduceat(pr * served, e["firsts"], axis=0)
+            served = np.empty_like(upto_r)
+            np.subtract(upto_r[1:], upto_r[:-1], out=served[1:])
+            served[e["firsts"]] = upto_r[e["firsts"]]  # (entry 0 is a curve's first)
+            pr *= served  # the exact path above has used pr already
+            area[e["filled"]] = np.add.reduceat(pr, e["firsts"], axis=0)
         elif exact:
             return self._exact_tables(out, has, npig, need[which.reshape(npig.shape)], None, None, tp_last)
         n_points = len(RECALL_THRESHOLDS)
