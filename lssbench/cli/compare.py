@@ -22,9 +22,10 @@ from lssbench.cli.common import GT_OPTION, SPLIT_OPTION, handle_errors, main
 def compare_command(a, b, gt, split, out, n_bootstrap, seed):
     """Paired bootstrap difference B - A of every headline, with its 95% CI and p-value.
 
-    A and B are submission folders, zips, or results JSON files written by
-    `lssbench evaluate --keep-resamples`; both must be scored on the same ground truth with
-    the same bootstrap settings (the same patient resamples), or they are refused.
+    A and B are submission folders, zips, results JSON files written by `lssbench evaluate
+    --keep-resamples`, or baseline records (baselines/results/*.json); both must be scored on
+    the same ground truth with the same bootstrap settings (the same patient resamples), or
+    they are refused.
     """
     from lssbench.comparison import compare
     from lssbench.jsonio import write_json_atomic
