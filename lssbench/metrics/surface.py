@@ -268,6 +268,10 @@ def class_surface_distances(truth: np.ndarray, prediction: np.ndarray, spacing_m
             for c in np.flatnonzero(present)}
 
 
+#: The label given in the window search to a pixel already found (planes hold -1 or a class).
+_FOUND = -2
+
+
 def _nearest_same_class(t_rows, t_cols, t_lab, p_rows, p_cols, p_lab, shape, n_labels: int,
                         spacing: np.ndarray) -> np.ndarray:
     """Distance of every truth surface pixel, then every prediction one, to the other image's
@@ -294,14 +298,25 @@ def _nearest_same_class(t_rows, t_cols, t_lab, p_rows, p_cols, p_lab, shape, n_l
     distances = np.empty(len(position), dtype=np.float64)
     todo = np.arange(len(position))
     d_row, d_col, offset_mm = _window_offsets(spacing, radius)
+    found = 0  # pixels found since the arrays were last compacted; their label is FOUND
     for offset, mm in zip((d_row * padded_width + d_col).tolist(), offset_mm.tolist()):
         hit = planes[position + offset] == label
-        if hit.any():
-            distances[todo[hit]] = mm
-            missed = ~hit
-            todo, position, label = todo[missed], position[missed], label[missed]
-            if not len(todo):
-                return distances
+        hits = np.flatnonzero(hit)
+        if len(hits):
+            distances[todo[hits]] = mm
+            label[hits] = _FOUND  # never equal to a plane value: a found pixel is not found again
+            found += len(hits)
+            if 2 * found >= len(todo):  # compact when half are found, not at every offset
+                missed = label != _FOUND
+                todo, position, label = todo[missed], position[missed], label[missed]
+                found = 0
+                if not len(todo):
+                    return distances
+    if found:
+        missed = label != _FOUND
+        todo, position, label = todo[missed], position[missed], label[missed]
+        if not len(todo):
+            return distances
     n_truth = len(t_rows)
     rows, cols = np.concatenate([t_rows, p_rows]), np.concatenate([t_cols, p_cols])
     label = label.astype(np.int64)
