@@ -246,11 +246,10 @@ class Table:
         """
         texts = self.frame[column]
         bulk = _BULK_CONVERTERS.get(convert)
-        if bulk is not None:  # fast path: every text good -> one vectorised conversion
-            codes, uniques = pd.factorize(texts)
-            converted = bulk(list(uniques)) if len(uniques) else None
+        if bulk is not None and len(texts):  # fast path: every text good -> one vectorised conversion
+            converted = bulk(texts.tolist())  # (numbers seldom repeat: no deduplication first)
             if converted is not None:
-                return pd.Series(converted[codes], index=texts.index, name=texts.name)
+                return pd.Series(converted, index=texts.index, name=texts.name)
         results, errors = {}, {}
         for text in texts.unique():
             why = non_ascii(text)
