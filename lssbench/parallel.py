@@ -29,6 +29,8 @@ import traceback
 from multiprocessing.connection import wait
 from typing import Callable, Iterator, Sequence, TypeVar
 
+from lssbench.threads import one_thread_per_library
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -73,14 +75,9 @@ class WorkerLost(Exception):
         super().__init__(f"the worker process ended without a result ({how}; out of memory?)")
 
 
-#: Thread-count variables of the numeric libraries, set to 1 in every worker.
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-                    "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
-
-
 def _child(function, chunk, connection, parent_pid: int) -> None:
     die_with_parent(parent_pid)
-    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))  # for libraries loaded from here on
+    one_thread_per_library(override=True)  # for libraries loaded from here on
     outcomes = []
     for item in chunk:
         try:

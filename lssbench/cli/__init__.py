@@ -10,12 +10,9 @@ set): lssbench's matrices are small, parallel work is spread over processes, and
 threads only start up and spin (one thread makes ``evaluate`` 0.15 s faster on 2 cores).
 """
 
-import os
+from lssbench.threads import one_thread_per_library
 
-from lssbench.parallel import THREAD_VARIABLES
-
-for _variable in THREAD_VARIABLES:  # before numpy loads BLAS
-    os.environ.setdefault(_variable, "1")
+one_thread_per_library()  # before numpy loads BLAS
 
 from lssbench.cli.common import main  # noqa: E402
 from lssbench.cli import board, data, submissions  # noqa: F401,E402  (they register the commands)
