@@ -153,6 +153,22 @@ def test_detection_headlines_with_a_detection_outside_the_area_range(small_chunk
         np.testing.assert_allclose(table, m._coco_table_reference(w), rtol=0, atol=1e-12)
 
 
+def test_detection_headlines_with_a_matched_detection_outside_the_area_range(small_chunks):
+    # a detection just above COCO's area range that matches a box is a TP that is not counted
+    # among the detections seen (the "uncounted" TP entries of the bootstrap path)
+    gt, dt, image_ids = random_case(5)
+    gt, dt = gt.copy(), dt.copy()
+    box = gt.iloc[0]
+    gt.loc[len(gt)] = [box["image_id"], box["level"], box["side"], 0.0, 0.0, 1e5, 1e5]
+    dt.loc[len(dt)] = [box["image_id"], box["level"], box["side"], 0.99, 0.0, 0.0, 1e5, 1.0001e5]
+    m = match_detections(gt, dt, image_ids)
+    assert m._tp_entries["uncounted"].any()
+    counts = bootstrap_counts(len(image_ids), 40, seed=1)
+    tables = m._coco_tables(counts)
+    for w, table in zip(counts, tables):
+        np.testing.assert_allclose(table, m._coco_table_reference(w), rtol=0, atol=1e-12)
+
+
 def test_detection_headlines_refuse_bad_weights():
     gt, dt, image_ids = random_case(1)
     m = match_detections(gt, dt, image_ids)

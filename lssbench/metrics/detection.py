@@ -280,6 +280,14 @@ def _mean_block(blocks):
     return {key: float(np.mean([b[key] for b in blocks])) for key in blocks[0]}
 
 
+def _running_per_curve(values: np.ndarray, spans) -> np.ndarray:
+    """Running sums down axis 0 of ``values``, restarting at each ``(lo, hi)`` curve span."""
+    out = np.empty_like(values)
+    for lo, hi in spans:
+        np.cumsum(values[lo:hi], axis=0, out=out[lo:hi])
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class DetectionMatches:
     """Detections matched once; :meth:`summary` and :meth:`headline` re-weight images.
@@ -353,9 +361,7 @@ class DetectionMatches:
         if len(e["rows"]):
             wt = np.ascontiguousarray(w.T)  # (n_images, B): resamples along the fast axis
             tp_w = wt[e["images"]]  # (L, B)
-            tp = np.empty_like(tp_w)
-            for lo, hi in e["spans"]:  # the running TP weight of each curve
-                np.cumsum(tp_w[lo:hi], axis=0, out=tp[lo:hi])
+            tp = _running_per_curve(tp_w, e["spans"])  # the running TP weight of each curve
             # counted weight up to each entry (an ignored detection -- unmatched, outside COCO's
             # area range -- is neither TP nor FP; a matched one there is still a TP): one matrix
             # product of exact integers, then a running sum
@@ -363,8 +369,7 @@ class DetectionMatches:
             seen = upto[e["at_position"]]
             seen -= upto[e["at_start"]]
             if e["uncounted"].any():
-                extra = np.cumsum(tp_w * e["uncounted"][:, None], axis=0)
-                seen += extra - np.concatenate([np.zeros((1, n_b), np.int64), extra])[e["starts"]][e["rows"]]
+                seen += _running_per_curve(tp_w * e["uncounted"][:, None], e["spans"])
             # fp + tp == seen exactly (integers), so this is tp / (fp + tp + eps) of COCOeval
             seen += np.spacing(1)
             pr = np.divide(tp, seen, out=seen)
@@ -422,9 +427,8 @@ class DetectionMatches:
     def _tp_entries(self) -> dict:
         """The TP entries of every (category, IoU) curve end to end, for :meth:`_coco_tables`.
 
-        ``images``/``rows``/``categories`` per entry; ``starts (K*T,)`` where each curve's
-        entries begin; ``filled`` the curves with entries, ``firsts``/``ends`` their bounds and
-        ``spans`` the same as pairs. The positions referenced (every entry's, and the one
+        ``images``/``rows``/``categories`` per entry; ``filled`` the curves with entries,
+        ``firsts``/``ends`` their bounds and ``spans`` the same as pairs. The positions referenced (every entry's, and the one
         before each curve's first) cut the accumulated detections into segments:
         ``segments (S, n_images)`` counts the counted detections of each image in each
         segment, so ``cumsum(segments @ w.T)`` is the counted weight up to each referenced
@@ -444,7 +448,7 @@ class DetectionMatches:
         np.add.at(segments, (segment[keep], self.det_image[keep]), 1.0)
         filled = np.flatnonzero(lengths)
         firsts, ends = starts[filled], starts[filled] + lengths[filled]
-        return {"images": self.tp_images[rows, cols], "rows": rows, "categories": rows // _T, "starts": starts,
+        return {"images": self.tp_images[rows, cols], "rows": rows, "categories": rows // _T,
                 "filled": filled, "firsts": firsts, "ends": ends, "spans": list(zip(firsts.tolist(), ends.tolist())),
                 "segments": segments, "at_position": np.searchsorted(cuts, positions),
                 "at_start": np.searchsorted(cuts, curve_starts)[rows],
