@@ -7,8 +7,9 @@ interval of those differences and the two-sided p-value is
 resamples where both sides are defined (the +1 keeps a finite bootstrap from claiming
 p = 0: the smallest p-value is 2 / (n + 1)). Comparing a submission with itself gives difference 0, CI [0, 0] and p = 1.
 Results JSON files, and baseline records (``baselines/results/*.json``), are accepted when
-they carry their per-resample values (``lssbench evaluate --keep-resamples``); results from different ground truths, splits,
-metrics versions or bootstrap settings are refused, naming what differs.
+they carry their per-resample values (``lssbench evaluate --keep-resamples``); results from
+different ground truths, splits, metrics versions or bootstrap settings are refused, naming
+what differs.
 """
 
 from __future__ import annotations

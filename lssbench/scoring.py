@@ -48,9 +48,9 @@ class Evaluator:
 
     def prepare(self, *, n_bootstrap: int = DEFAULT_RESAMPLES, seed: int = 0) -> "Evaluator":
         """Do the ground-truth work every submission shares now (decode the masks, find their
-        surface pixels, draw the resamples of these settings and of the parts), so that workers forked afterwards
-        inherit it instead of each doing it again. Optional: :meth:`evaluate` does what is
-        missing. Returns the evaluator."""
+        surface pixels, draw the resamples of these settings and of the parts), so that workers
+        forked afterwards inherit it instead of each doing it again. Optional: :meth:`evaluate`
+        does what is missing. Returns the evaluator."""
         if self.ground_truth.cases:
             for patient_id in sorted(self.ground_truth.cases):
                 self._truth_surface(patient_id)

@@ -209,8 +209,8 @@ def board_page_context(board: dict) -> dict:
             "stability_line": stability_line[:1].upper() + stability_line[1:] if stability_line else None,
             "tied_mark": TIED_MARK, "skipped": board.get("skipped") or [], "sections": sections,
             "figures": figures, "all_patients": all_patients,
-            "figure_note": _figure_note(sum(r.entry["kind"] == "submission" for r in rows), "maps"), "invalid": invalid, "overall": overall,
-            "headlines": shown_headlines, "tasks": tasks,
+            "figure_note": _figure_note(sum(r.entry["kind"] == "submission" for r in rows), "maps"),
+            "invalid": invalid, "overall": overall, "headlines": shown_headlines, "tasks": tasks,
             "has_overall_rank": any(r.figures.get("overall_rank") is not None for r in rows),
             "entries": [r.entry for r in rows]}
 
