@@ -19,6 +19,18 @@ class AugmentConfig:
     noise: float = 0.02  # std of additive Gaussian noise on [0, 1] intensities
 
 
+#: How a foramen's graded boxes give its grade, and how grade probabilities give a severity
+#: (baselines.decode.grades_from_detections, baselines.grading.severity_from_probs).
+GRADE_POOLS = ("best", "worst")
+SEVERITY_RULES = ("expected", "argmax")
+
+
+def check_choice(what: str, value, choices) -> None:
+    """ValueError unless ``value`` is one of ``choices``, naming them."""
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; expected {' or '.join(repr(c) for c in choices)}")
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything a run depends on; stored in the checkpoint."""
@@ -63,12 +75,10 @@ class Config:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
-        if self.grade_pool not in ("best", "worst"):
-            raise ValueError(f"unknown grade_pool {self.grade_pool!r}; expected 'best' or 'worst'")
+        check_choice("grade pool", self.grade_pool, GRADE_POOLS)
         if not 0.0 <= self.grade_pool_ratio <= 1.0:
             raise ValueError(f"grade_pool_ratio must lie in [0, 1], got {self.grade_pool_ratio!r}")
-        if self.grade_decode not in ("expected", "argmax"):
-            raise ValueError(f"unknown grade_decode rule {self.grade_decode!r}; expected 'expected' or 'argmax'")
+        check_choice("grade_decode rule", self.grade_decode, SEVERITY_RULES)
 
     @property
     def det_in_channels(self) -> int:

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from lssbench.domain import CATEGORIES, GRADES, LEVELS, PROBABILITY_COLUMNS, SIDES, split_category
 
+from baselines.config import GRADE_POOLS, check_choice
 from baselines.grading import severity_from_probs
 
 MAX_OBJECTS = 32
@@ -143,10 +144,14 @@ def best_boxes(detections: pd.DataFrame) -> pd.DataFrame:
     ``detections`` needs ``image_id`` (``PATIENT/IMAGE``), ``level``, ``side`` and ``score``;
     the result adds ``patient_id``; ties keep the first row.
     """
-    patient_id = detections["image_id"].astype(str).str.split("/", n=1).str[0]  # (empty-safe, unlike partition)
-    frame = detections.assign(patient_id=patient_id.astype(object))
-    frame = frame.sort_values("score", ascending=False, kind="stable")
+    frame = _with_patient_id(detections).sort_values("score", ascending=False, kind="stable")
     return frame.drop_duplicates(["patient_id", "level", "side"], keep="first").reset_index(drop=True)
+
+
+def _with_patient_id(detections: pd.DataFrame) -> pd.DataFrame:
+    """``detections`` with the ``patient_id`` of each ``PATIENT/IMAGE`` image_id."""
+    patient_id = detections["image_id"].astype(str).str.split("/", n=1).str[0]  # (empty-safe, unlike partition)
+    return detections.assign(patient_id=patient_id.astype(object))
 
 
 def candidate_boxes(detections: pd.DataFrame, ratio: float = 1.0) -> pd.DataFrame:
@@ -157,8 +162,7 @@ def candidate_boxes(detections: pd.DataFrame, ratio: float = 1.0) -> pd.DataFram
     """
     if ratio >= 1.0:
         return best_boxes(detections)
-    patient_id = detections["image_id"].astype(str).str.split("/", n=1).str[0]
-    frame = detections.assign(patient_id=patient_id.astype(object))
+    frame = _with_patient_id(detections)
     best = frame.groupby(["patient_id", "level", "side"])["score"].transform("max")
     frame = frame[frame["score"] >= ratio * best]
     return frame.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
@@ -173,14 +177,13 @@ def grades_from_detections(detections: pd.DataFrame, patients: list[str], prior:
     probabilities into a grade. A foramen takes the probabilities and grade of its most
     confident box (``pool="best"``), or of the box whose grade is the worst among its graded
     boxes (``pool="worst"``, the ground truth's worst-grade rule; of boxes with that grade,
-    the most confident). A foramen
-    without a box gets grade 0 and the ``prior`` (train grade frequencies).
+    the most confident). A foramen without a box gets grade 0 and the ``prior`` (train
+    grade frequencies).
     """
-    if pool not in ("best", "worst"):
-        raise ValueError(f"unknown grade pool {pool!r}; expected 'best' or 'worst'")
+    check_choice("grade pool", pool, GRADE_POOLS)
     chosen: dict[tuple[str, str, str], np.ndarray] = {}
     if len(detections):
-        frame = candidate_boxes(detections, 1.0 if pool == "best" else 0.0)
+        frame = best_boxes(detections) if pool == "best" else _with_patient_id(detections)
         probs = frame[list(PROBABILITY_COLUMNS)].to_numpy(np.float64)
         if pool == "worst":  # the worst grade as written (the severity rule's), then the most confident
             order = np.lexsort((-frame["score"].to_numpy(), -severity_from_probs(probs, rule)))

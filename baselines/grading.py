@@ -15,6 +15,8 @@ import torch.nn.functional as F
 
 from lssbench.domain import GRADES
 
+from baselines.config import SEVERITY_RULES, check_choice
+
 
 def crop_boxes(image: torch.Tensor, boxes: torch.Tensor, size: int, margin: float = 0.0) -> torch.Tensor:
     """Crops ``(N, C, size, size)`` of ``image`` (C, H, W) around ``boxes`` (N, 4) xyxy pixels.
@@ -83,10 +85,9 @@ def class_weights(counts, power: float) -> torch.Tensor:
 
 def severity_from_probs(probs: np.ndarray, rule: str = "expected") -> np.ndarray:
     """Grades of probability rows ``(N, 4)``: the rounded expected grade, or the most probable grade."""
+    check_choice("grade_decode rule", rule, SEVERITY_RULES)
     probs = np.asarray(probs, dtype=np.float64).reshape(-1, len(GRADES))
     if rule == "argmax":
         return probs.argmax(1).astype(np.int64)
-    if rule == "expected":
-        expected = probs @ np.asarray(GRADES, dtype=np.float64) / probs.sum(1).clip(min=1e-12)
-        return np.clip(np.floor(expected + 0.5), GRADES[0], GRADES[-1]).astype(np.int64)
-    raise ValueError(f"unknown grade_decode rule {rule!r}; expected 'expected' or 'argmax'")
+    expected = probs @ np.asarray(GRADES, dtype=np.float64) / probs.sum(1).clip(min=1e-12)
+    return np.clip(np.floor(expected + 0.5), GRADES[0], GRADES[-1]).astype(np.int64)
