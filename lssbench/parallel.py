@@ -1,7 +1,7 @@
-"""One way to spread independent work over the cores: one forked worker process per item.
+"""One way to spread independent work over the cores: a few forked workers, fed item by item.
 
 Forked workers inherit what the parent already holds (a loaded ground truth, decoded
-masks), so only the small per-item argument and result cross process boundaries.
+masks), items included, so only item numbers and results cross process boundaries.
 Results always come back in input order, so outputs stay deterministic. Where forking
 is unavailable or pointless (one core, few items, already inside a worker), the
 items are processed serially in this process.
@@ -12,11 +12,14 @@ own setting back at once), and the usual environment variables say one thread to
 library a worker loads later. The processes already fill the cores; library threads
 spinning beside them cost about a quarter of the CPU time of a board.
 
-Each item gets its own short-lived process (forking is cheap next to scoring), so a
-worker that dies (killed, out of memory) costs only its own item: ``on_lost(item,
-exitcode)`` says what to yield instead. Workers end with their parent: they ask Linux
-for SIGKILL when the parent dies (``PR_SET_PDEATHSIG``) and also stop if the parent is
-already gone when they start, so a ``kill -9`` of the parent never leaves them running.
+The workers are forked once per map and take one chunk of items at a time (the board:
+one upload), so a worker that dies (killed, out of memory) costs only the chunk it held:
+``on_lost(item, error)`` says what to yield instead, and a fresh worker takes its place.
+Forking once is not only tidier: a process per upload cost a board of 200 about a fifth
+of its CPU time in page faults (the copy-on-write heap, fresh memory for every array).
+Workers end with their parent: they ask Linux for SIGKILL when the parent dies
+(``PR_SET_PDEATHSIG``) and also stop if the parent is already gone when they start, so a
+``kill -9`` of the parent never leaves them running.
 """
 
 from __future__ import annotations
@@ -75,21 +78,108 @@ class WorkerLost(Exception):
         super().__init__(f"the worker process ended without a result ({how}; out of memory?)")
 
 
-def _child(function, chunk, connection, parent_pid: int) -> None:
+def _worker(function, items, connection, parent_pid: int) -> None:
+    """A worker's life: take a chunk of item indices, send back its outcomes, until told to stop."""
     die_with_parent(parent_pid)
     one_thread_per_library(override=True)  # for libraries loaded from here on
-    outcomes = []
-    for item in chunk:
+    while True:
         try:
-            outcomes.append((True, function(item)))
-        except BaseException as error:  # noqa: BLE001 - sent to the parent, which decides
-            outcomes.append((False, (error, traceback.format_exc())))
+            chunk = connection.recv()
+        except (EOFError, OSError):  # the parent has gone
             break
-    try:
-        connection.send(outcomes)
-    except Exception as error:  # a result or an error could not be pickled
-        connection.send([(False, (RuntimeError(f"{type(error).__name__}: {error}"), traceback.format_exc()))])
+        if chunk is None:
+            break
+        outcomes = []
+        for index in chunk:
+            try:
+                outcomes.append((True, function(items[index])))
+            except BaseException as error:  # noqa: BLE001 - sent to the parent, which decides
+                outcomes.append((False, (error, traceback.format_exc())))
+                break
+        try:
+            connection.send(outcomes)
+        except Exception as error:  # a result or an error could not be pickled (nothing was sent)
+            connection.send([(False, (RuntimeError(f"{type(error).__name__}: {error}"), traceback.format_exc()))])
     connection.close()
+
+
+class _Workers:
+    """The parent's side of the pool: live workers, each idle or holding one chunk."""
+
+    def __init__(self, function, items, size: int):
+        self.start_args = (function, items)
+        self.size = size
+        self.context = multiprocessing.get_context("fork")
+        self.parent_pid = os.getpid()
+        from threadpoolctl import ThreadpoolController  # lazy: only forking needs it
+
+        libraries = ThreadpoolController()
+        # already one thread each (the lssbench command sets that): nothing to limit
+        self.libraries = None if all(lib.num_threads <= 1 for lib in libraries.lib_controllers) else libraries
+        self.holding: dict = {}  # connection -> (process, chunk index or None when idle)
+
+    def start(self) -> None:
+        here, there = self.context.Pipe(duplex=True)
+        process = self.context.Process(target=_worker, args=(*self.start_args, there, self.parent_pid), daemon=True)
+        if self.libraries is None:
+            process.start()
+        else:
+            with self.libraries.limit(limits=1):  # the child is forked with one thread per library
+                process.start()
+        there.close()
+        self.holding[here] = (process, None)
+
+    def idle(self) -> list:
+        return [connection for connection, (_, held) in self.holding.items() if held is None]
+
+    def busy(self) -> list:
+        return [connection for connection, (_, held) in self.holding.items() if held is not None]
+
+    def give(self, connection, index: int, chunk: list[int]) -> bool:
+        """Send a chunk to an idle worker; False (and the worker dropped) when it has died."""
+        process, _ = self.holding[connection]
+        try:
+            connection.send(chunk)
+        except OSError:  # its end is closed: it died while idle
+            self.drop(connection)
+            return False
+        self.holding[connection] = (process, index)
+        return True
+
+    def collect(self, connection) -> tuple[int, list | None, int | None]:
+        """``(chunk index, outcomes, None)`` from a busy worker, or ``(index, None, exit code)`` if it died."""
+        process, index = self.holding[connection]
+        try:
+            outcomes = connection.recv()
+        except (EOFError, OSError):
+            return index, None, self.drop(connection)
+        self.holding[connection] = (process, None)
+        return index, outcomes, None
+
+    def drop(self, connection) -> int | None:
+        process, _ = self.holding.pop(connection)
+        connection.close()
+        process.join()
+        return process.exitcode
+
+    def stop(self, *, kill: bool) -> None:
+        """End every worker: idle ones are told to stop (their pipe's end is no sign: later
+        workers hold copies of the parent's ends); ``kill`` ends them all now."""
+        for connection, (process, _) in list(self.holding.items()):
+            if kill:
+                process.kill()
+            else:
+                try:
+                    connection.send(None)
+                except OSError:  # already gone
+                    pass
+            connection.close()
+        for process, _ in self.holding.values():
+            process.join(timeout=None if kill else 10)
+            if process.is_alive():  # pragma: no cover - a worker that ignores the end of its pipe
+                process.kill()
+                process.join()
+        self.holding.clear()
 
 
 def fork_map(function: Callable[[Item], Result], items: Sequence[Item], *, workers: int | None = None,
@@ -97,68 +187,53 @@ def fork_map(function: Callable[[Item], Result], items: Sequence[Item], *, worke
              on_lost: Callable[[Item, WorkerLost], Result] | None = None) -> Iterator[Result]:
     """``function`` over ``items``, in order, in forked workers when that can help.
 
-    Each worker process handles ``chunksize`` consecutive items (default: about four chunks
-    per worker). An exception raised by ``function`` in a worker is raised here, in order. A
-    worker that dies without a result raises :class:`WorkerLost`, or yields
-    ``on_lost(item, error)`` for each item of its chunk.
+    The workers are forked once and each takes ``chunksize`` consecutive items at a time
+    (default: about four chunks per worker). An exception raised by ``function`` in a
+    worker is raised here, in order. A worker that dies without a result raises
+    :class:`WorkerLost`, or yields ``on_lost(item, error)`` for each item of the chunk it
+    held; a new worker takes its place for the chunks left.
     """
     items = list(items)
-    workers = min(available_workers(workers), len(items))
-    if workers < 2 or len(items) < min_items:
+    size = min(available_workers(workers), len(items))
+    if size < 2 or len(items) < min_items:
         yield from map(function, items)
         return
-    size = chunksize or max(1, len(items) // (4 * workers))
-    chunks = [items[i:i + size] for i in range(0, len(items), size)]
-    context = multiprocessing.get_context("fork")
-    parent_pid = os.getpid()
-    from threadpoolctl import ThreadpoolController  # lazy: only forking needs it
-
-    libraries = ThreadpoolController()
-    if all(library.num_threads <= 1 for library in libraries.lib_controllers):
-        libraries = None  # already one thread each (the lssbench command sets that): nothing to limit
-    running: dict = {}  # connection -> (chunk index, process)
+    step = chunksize or max(1, len(items) // (4 * size))
+    chunks = [list(range(i, min(i + step, len(items)))) for i in range(0, len(items), step)]
+    pool = _Workers(function, items, min(size, len(chunks)))
     done: dict[int, list] = {}
     next_chunk, next_result = 0, 0
+    finished = False
     try:
         while next_result < len(chunks):
-            while next_chunk < len(chunks) and len(running) < workers:
-                receive, send = context.Pipe(duplex=False)
-                process = context.Process(target=_child, args=(function, chunks[next_chunk], send, parent_pid),
-                                          daemon=True)
-                if libraries is None:
-                    process.start()
-                else:
-                    with libraries.limit(limits=1):  # the child is forked with one thread per library
-                        process.start()
-                send.close()
-                running[receive] = (next_chunk, process)
-                next_chunk += 1
+            while next_chunk < len(chunks) and len(pool.holding) < pool.size:
+                pool.start()
+            for connection in pool.idle():
+                if next_chunk < len(chunks):
+                    if not pool.give(connection, next_chunk, chunks[next_chunk]):
+                        done[next_chunk] = _lost(None, len(chunks[next_chunk]))
+                    next_chunk += 1
             if next_result not in done:
-                for connection in wait(list(running)):
-                    index, process = running.pop(connection)
-                    try:
-                        outcomes = connection.recv()
-                    except (EOFError, OSError):
-                        outcomes = None
-                    connection.close()
-                    process.join()
-                    done[index] = outcomes if outcomes is not None else [
-                        (False, (WorkerLost(process.exitcode), ""))] * len(chunks[index])
+                for connection in wait(pool.busy()):
+                    index, outcomes, exitcode = pool.collect(connection)
+                    done[index] = outcomes if outcomes is not None else _lost(exitcode, len(chunks[index]))
             while next_result in done:
-                for item, (ok, value) in zip(chunks[next_result], done.pop(next_result)):
+                for index, (ok, value) in zip(chunks[next_result], done.pop(next_result)):
                     if ok:
                         yield value
                         continue
                     error, trace = value
                     if isinstance(error, WorkerLost) and on_lost is not None:
-                        yield on_lost(item, error)
+                        yield on_lost(items[index], error)
                         continue
                     if trace:
                         error.add_note(f"in the worker process:\n{trace}")
                     raise error
                 next_result += 1
+        finished = True
     finally:
-        for connection, (_, process) in running.items():
-            process.kill()
-            process.join()
-            connection.close()
+        pool.stop(kill=not finished)
+
+
+def _lost(exitcode: int | None, count: int) -> list:
+    return [(False, (WorkerLost(exitcode), ""))] * count
