@@ -280,14 +280,6 @@ def _mean_block(blocks):
     return {key: float(np.mean([b[key] for b in blocks])) for key in blocks[0]}
 
 
-def _running_per_curve(values: np.ndarray, spans) -> np.ndarray:
-    """Running sums down axis 0 of ``values``, restarting at each ``(lo, hi)`` curve span."""
-    out = np.empty_like(values)
-    for lo, hi in spans:
-        np.cumsum(values[lo:hi], axis=0, out=out[lo:hi])
-    return out
-
-
 @dataclass(frozen=True, eq=False)
 class DetectionMatches:
     """Detections matched once; :meth:`summary` and :meth:`headline` re-weight images.
@@ -330,14 +322,15 @@ class DetectionMatches:
         only, with ``fp = (counted weight so far) - tp``; integer counts keep the precisions
         exact, and the 101 interpolated precisions are summed as precision x number of
         recall points it serves (equal to COCOeval's mean, and to :meth:`_coco_table`, to about
-        1e-16: the bootstrap's path; ``_coco_table`` is the bit-exact one).  The TP entries
-        of all curves lie end to end (no padding), resamples along the fast axis, in chunks
-        of about :data:`_CHUNK_BYTES` per array (8 to 256 resamples).
+        1e-16: the bootstrap's path; ``_coco_table`` is the bit-exact one).  The curves are
+        worked one at a time, each an ``(entries, resamples)`` array for every resample of a
+        chunk, the chunk sized so the longest curve's array holds about :data:`_CHUNK_BYTES`.
         """
         weights = np.asarray(weights, dtype=np.int64)
         if not len(weights):
             return np.zeros((0, _K, 4))
-        size = _CHUNK_RESAMPLES or int(np.clip(_CHUNK_BYTES // (8 * max(1, len(self._tp_entries["rows"]))), 8, 256))
+        longest = max((hi - lo for lo, hi in self._tp_entries["spans"]), default=1)
+        size = _CHUNK_RESAMPLES or max(8, _CHUNK_BYTES // (8 * longest))
         return np.concatenate([self._coco_tables_chunk(weights[i:i + size]) for i in range(0, len(weights), size)])
 
     def _coco_tables_chunk(self, w: np.ndarray, exact: bool = False) -> np.ndarray:
@@ -353,43 +346,54 @@ class DetectionMatches:
         # smallest TP count m with m / npig >= r, exactly as the float comparison rc >= r; it
         # depends on npig alone, so it is worked out once per distinct npig
         values, which = np.unique(npig, return_inverse=True)
+        which = which.reshape(npig.shape)
         n_gt = values.astype(np.float64)[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             need = np.ceil(RECALL_THRESHOLDS[None, :] * n_gt).astype(np.int64)
             need -= ((need - 1) / n_gt >= RECALL_THRESHOLDS) & (need > 0)
             need += need / n_gt < RECALL_THRESHOLDS
+        curves = []  # (row, tp, pr) of each curve, for the exact path
         if len(e["rows"]):
             wt = np.ascontiguousarray(w.T)  # (n_images, B): resamples along the fast axis
-            tp_w = wt[e["images"]]  # (L, B)
-            tp = _running_per_curve(tp_w, e["spans"])  # the running TP weight of each curve
-            # counted weight up to each entry (an ignored detection -- unmatched, outside COCO's
-            # area range -- is neither TP nor FP; a matched one there is still a TP): one matrix
-            # product of exact integers, then a running sum
-            upto = np.cumsum(e["segments"] @ wt.astype(np.float64), axis=0)  # exact integers, as floats
-            seen = upto[e["at_position"]]
-            seen -= upto[e["at_start"]]
-            if e["uncounted"].any():
-                seen += _running_per_curve(tp_w * e["uncounted"][:, None], e["spans"])
-            # fp + tp == seen exactly (integers), so this is tp / (fp + tp + eps) of COCOeval
-            seen += np.spacing(1)
-            pr = np.divide(tp, seen, out=seen)
-            for lo, hi in e["spans"]:  # precision made monotone from the right, curve by curve
-                view = pr[lo:hi][::-1]
-                np.maximum.accumulate(view, axis=0, out=view)
-            tp_last[e["filled"]] = tp[e["ends"] - 1]
-            if exact:
-                return self._exact_tables(out, has, npig, need[which.reshape(npig.shape)], tp, pr, tp_last)
-            # recall point r takes the precision of the first TP entry with tp >= need(r):
-            # entry j serves the points with tp[j-1] < need <= tp[j], none beyond the last
-            reached = (need[:, None, :] <= np.arange(int(tp_last.max()) + 1)[None, :, None]).sum(axis=2)
-            upto_r = reached[np.ascontiguousarray(which.reshape(npig.shape).T)[e["categories"]], tp]
-            served = np.empty_like(upto_r)
-            np.subtract(upto_r[1:], upto_r[:-1], out=served[1:])
-            served[e["firsts"]] = upto_r[e["firsts"]]  # (entry 0 is a curve's first)
-            pr *= served  # the exact path above has used pr already
-            area[e["filled"]] = np.add.reduceat(pr, e["firsts"], axis=0)
-        elif exact:
-            return self._exact_tables(out, has, npig, need[which.reshape(npig.shape)], None, None, tp_last)
+            weights = wt.astype(np.float64)
+            # recall points reached with a TP weight of m, per distinct npig: reached[n, m] is
+            # the number of points with need <= m (a curve's TP weight never exceeds npig)
+            top = int(values.max())
+            counts = np.bincount((np.arange(len(values))[:, None] * (top + 2) + np.minimum(need, top + 1)).ravel(),
+                                 minlength=len(values) * (top + 2))
+            reached = np.cumsum(counts.reshape(len(values), top + 2), axis=1)[:, :top + 1].ravel()
+            offsets = which * (top + 1)  # (B, K): where each resample's row of reached starts
+            for k, (first_cut, end_cut, curve_rows) in enumerate(e["by_category"]):
+                if not curve_rows:
+                    continue
+                # counted weight from the category's first detection up to each cut (an ignored
+                # detection -- unmatched, outside COCO's area range -- is neither TP nor FP; a
+                # matched one there is still a TP): one product of exact integers, a running sum
+                upto = np.cumsum(e["segments"][first_cut:end_cut] @ weights, axis=0)
+                for row, lo, hi in curve_rows:
+                    tp_w = wt[e["images"][lo:hi]]  # (n, B)
+                    tp = np.cumsum(tp_w, axis=0)  # the running TP weight of the curve
+                    seen = upto[e["at_position"][lo:hi] - first_cut]
+                    uncounted = e["uncounted"][lo:hi]
+                    if uncounted.any():
+                        seen += np.cumsum(tp_w * uncounted[:, None], axis=0)
+                    # fp + tp == seen exactly (integers), so this is tp / (fp + tp + eps) of COCOeval
+                    seen += np.spacing(1)
+                    pr = np.divide(tp, seen, out=seen)
+                    view = pr[::-1]  # precision made monotone from the right
+                    np.maximum.accumulate(view, axis=0, out=view)
+                    tp_last[row] = tp[-1]
+                    if exact:
+                        curves.append((row, tp, pr))
+                        continue
+                    # recall point r takes the precision of the first TP entry with tp >= need(r):
+                    # entry j serves the points with tp[j-1] < need <= tp[j], none beyond the last
+                    upto_r = reached[tp + offsets[:, k]]
+                    upto_r[1:] -= upto_r[:-1].copy()
+                    pr *= upto_r
+                    area[row] = np.add.reduceat(pr, [0], axis=0)[0]  # reduceat's order of additions, not sum's
+        if exact:
+            return self._exact_tables(out, has, npig, need[which], curves, tp_last)
         n_points = len(RECALL_THRESHOLDS)
         area = area.reshape(_K, _T, n_b).transpose(2, 0, 1)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -401,18 +405,17 @@ class DetectionMatches:
         out[~has] = np.nan
         return out
 
-    def _exact_tables(self, out, has, npig, need, tp, pr, tp_last) -> np.ndarray:
+    def _exact_tables(self, out, has, npig, need, curves, tp_last) -> np.ndarray:
         """The end of :meth:`_coco_tables_chunk` for a few resamples, bit for bit COCOeval's:
         the interpolated precision at each recall point laid out, then averaged."""
-        e = self._tp_entries
         n_b = out.shape[0]
         q = np.zeros((n_b, _K, _T, len(RECALL_THRESHOLDS)))
-        for b in range(n_b if tp is not None else 0):
-            for row, (lo, hi) in zip(e["filled"].tolist(), e["spans"]):
+        for b in range(n_b):
+            for row, tp, pr in curves:
                 k, t = divmod(row, _T)
-                found = np.searchsorted(tp[lo:hi, b], need[b, k], side="left")  # first entry with tp >= need
-                inside = found < hi - lo
-                q[b, k, t, inside] = pr[lo + found[inside], b]
+                found = np.searchsorted(tp[:, b], need[b, k], side="left")  # first entry with tp >= need
+                inside = found < len(tp)
+                q[b, k, t, inside] = pr[found[inside], b]
         with np.errstate(divide="ignore", invalid="ignore"):
             recall = tp_last.reshape(_K, _T, n_b).transpose(2, 0, 1) / npig[:, :, None].astype(np.float64)
         for b in range(n_b):
@@ -427,12 +430,13 @@ class DetectionMatches:
     def _tp_entries(self) -> dict:
         """The TP entries of every (category, IoU) curve end to end, for :meth:`_coco_tables`.
 
-        ``images``/``rows``/``categories`` per entry; ``filled`` the curves with entries,
-        ``firsts``/``ends`` their bounds and ``spans`` the same as pairs. The positions referenced (every entry's, and the one
-        before each curve's first) cut the accumulated detections into segments:
-        ``segments (S, n_images)`` counts the counted detections of each image in each
-        segment, so ``cumsum(segments @ w.T)`` is the counted weight up to each referenced
-        position, read at ``at_position`` (per entry) minus ``at_start`` (its curve's start).
+        ``images`` per entry; ``spans`` the ``(lo, hi)`` entries of each curve with entries;
+        ``by_category[k] = (first_cut, end_cut, [(curve row, lo, hi), ...])``. The positions
+        referenced (every entry's, and the one before each category's first detection) cut the
+        accumulated detections into segments: ``segments (S, n_images)`` counts the counted
+        detections of each image in each segment, so ``cumsum(segments[first_cut:end_cut] @
+        w.T)`` is category k's counted weight up to each of its cuts, read at
+        ``at_position - first_cut`` (per entry); ``uncounted`` marks entries outside the area range.
         """
         n_images = len(self.image_ids)
         lengths = (self.tp_images < n_images).sum(axis=1)  # entries come first, padding after
@@ -440,19 +444,23 @@ class DetectionMatches:
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         cols = np.arange(len(rows)) - starts[rows]
         positions = self.tp_positions[rows, cols]
-        curve_starts = self.category_bounds[np.arange(_K * _T) // _T] - 1
-        cuts = np.unique(np.concatenate([positions, curve_starts]))
+        category_starts = self.category_bounds[:_K] - 1
+        cuts = np.unique(np.concatenate([positions, category_starts]))
         segment = np.searchsorted(cuts, np.arange(len(self.det_image)), side="left")  # first cut at or after
         keep = self.det_counted & (segment < len(cuts))
         segments = np.zeros((len(cuts), n_images))
         np.add.at(segments, (segment[keep], self.det_image[keep]), 1.0)
-        filled = np.flatnonzero(lengths)
-        firsts, ends = starts[filled], starts[filled] + lengths[filled]
-        return {"images": self.tp_images[rows, cols], "rows": rows, "categories": rows // _T,
-                "filled": filled, "firsts": firsts, "ends": ends, "spans": list(zip(firsts.tolist(), ends.tolist())),
-                "segments": segments, "at_position": np.searchsorted(cuts, positions),
-                "at_start": np.searchsorted(cuts, curve_starts)[rows],
-                "uncounted": ~self.det_counted[positions]}
+        at_position = np.searchsorted(cuts, positions)
+        first_cuts = np.searchsorted(cuts, category_starts) + 1  # the cut after the category's start
+        spans, by_category = [], []
+        for k in range(_K):
+            curve_rows = [(int(row), int(starts[row]), int(starts[row] + lengths[row]))
+                          for row in range(k * _T, (k + 1) * _T) if lengths[row]]
+            spans += [(lo, hi) for _, lo, hi in curve_rows]
+            end_cut = max((int(at_position[lo:hi].max()) + 1 for _, lo, hi in curve_rows), default=0)
+            by_category.append((int(first_cuts[k]), end_cut, curve_rows))
+        return {"images": self.tp_images[rows, cols], "rows": rows, "spans": spans, "by_category": by_category,
+                "segments": segments, "at_position": at_position, "uncounted": ~self.det_counted[positions]}
 
     def _interpolated_precision(self, w: np.ndarray, k: int, thresholds) -> tuple[np.ndarray, np.ndarray]:
         """COCOeval.accumulate for category ``k`` at IoU indices ``thresholds`` (all entries).
