@@ -296,6 +296,16 @@ def read_csv_table(
     text = decode_text(data, rel, log)
     if text is None:
         return None
+    split = _plain_split(text)
+    if split is not None:  # the usual file: columns cut out at once, no row-by-row work
+        header, columns = split
+        if not _check_header(header, rel, required, optional, log):
+            return None
+        first = {}
+        for name, column in zip(header, columns):
+            first.setdefault(name, column)  # (a repeated name keeps its first column, as below)
+        frame = pd.DataFrame(first, dtype=object)
+        return Table(rel, frame, np.arange(2, len(frame) + 2), log)
     records = _records(text, rel, log)
     if records is None:
         return None
@@ -307,6 +317,39 @@ def read_csv_table(
         return None
     plain = '"' not in text and not any(space in text for space in ASCII_SPACE if space not in "\r\n")
     return _table(rel, header, records[1:], log, plain)
+
+
+def _plain_split(text: str) -> tuple[list[str], list[list[str]]] | None:
+    """``(header, columns)`` of a CSV the csv module would read as plain comma-cut lines, or
+    None to leave it to the csv module.
+
+    The text must be ASCII without quotes, NULs, bare ``\\r`` or ASCII spaces other than line
+    ends; every row must hold the header's number of fields and a non-empty one, every line
+    fit the csv module's field limit. Anything else (blank or short rows, quoted cells,
+    spaces to trim) takes the row-by-row path, which says what is wrong.
+    """
+    if not text.isascii() or '"' in text or any(space in text for space in " \t\x0b\x0c"):
+        return None
+    if "\r" in text:
+        if text.count("\r") != text.count("\r\n"):
+            return None
+        text = text.replace("\r\n", "\n")
+    if not text.endswith("\n"):
+        text += "\n"
+    head, _, body = text.partition("\n")
+    width = head.count(",") + 1
+    if len(head) < width:  # an empty header, or commas only
+        return None
+    raw = np.frombuffer(body.encode("ascii"), dtype=np.uint8)
+    ends = np.flatnonzero(raw == ord("\n"))
+    commas = np.searchsorted(ends, np.flatnonzero(raw == ord(",")))  # the line of each comma
+    lengths = np.diff(ends, prepend=-1) - 1
+    limit = csv.field_size_limit()
+    if (len(head) > limit or (len(ends) and int(lengths.max()) > limit) or np.any(lengths <= width - 1)
+            or np.any(np.bincount(commas, minlength=len(ends)) != width - 1)):
+        return None
+    cells = body.replace("\n", ",").split(",")[:-1]  # the last line end left one empty string
+    return head.split(","), [cells[j::width] for j in range(width)]
 
 
 def _table(rel: str, header: list[str], body: list[list[str]], log: ProblemLog, plain: bool = False) -> Table:
@@ -359,19 +402,26 @@ def unit_interval(text: str) -> float:
     return value
 
 
-_NUMBER_LINES = re.compile(rf"(?:{_NUMBER.pattern}\n)*{_NUMBER.pattern}")
+#: The characters of :data:`_NUMBER`. Over them, ``float`` accepts exactly the texts that
+#: :data:`_NUMBER` matches (no words, spaces or underscores are left for it to accept).
+_NUMBER_CHARACTERS = b"0123456789+-.eE"
 
 
 def _plain_numbers(texts: list[str]) -> np.ndarray | None:
     """``[finite_number(t) for t in texts]`` as an array when every text is valid, else None.
 
-    One regular-expression pass over all texts instead of one call per text; None sends the
-    caller to the text-by-text path, which names each bad cell.
+    One pass over all texts for their characters, then ``float``; None sends the caller to
+    the text-by-text path, which names each bad cell.
     """
     joined = "\n".join(texts)
-    if joined.count("\n") != len(texts) - 1 or not joined.isascii() or _NUMBER_LINES.fullmatch(joined) is None:
+    if joined.count("\n") != len(texts) - 1 or not joined.isascii():
         return None
-    values = np.fromiter(map(float, texts), dtype=np.float64, count=len(texts))
+    if joined.encode("ascii").translate(None, _NUMBER_CHARACTERS + b"\n"):
+        return None  # a character no number has
+    try:
+        values = np.fromiter(map(float, texts), dtype=np.float64, count=len(texts))
+    except ValueError:  # e.g. an empty cell, "1e", "1.2.3"
+        return None
     return values if np.isfinite(values).all() else None
 
 

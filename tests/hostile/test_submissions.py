@@ -279,7 +279,7 @@ def test_memory_error_while_reading_is_the_machines(ground_truth, test_bundle, t
     def fail(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr("lssbench.submission.parse._records", fail)
+    monkeypatch.setattr("lssbench.submission.parse.decode_text", fail)
     code, output = run("validate", str(write_template(ground_truth, tmp_path / "sub")), "--gt", str(test_bundle))
     assert code == 3, output
     assert output.splitlines()[-1] == f"{MACHINE}out of memory while reading detections.csv"
