@@ -226,6 +226,16 @@ def _window_offsets(spacing: np.ndarray, radius: int):
     return d_row[keep], d_col[keep], distance[keep]
 
 
+def _window_shells(spacing: np.ndarray, radius: int, padded_width: int) -> list[tuple[np.ndarray, float]]:
+    """The offsets of :func:`_window_offsets` as flat offsets in a plane ``padded_width`` wide,
+    grouped by distance: ``[(offsets, distance_mm), ...]``, nearest first, each group's
+    offsets exactly equally far (the same float)."""
+    d_row, d_col, distance = _window_offsets(spacing, radius)
+    flat = d_row * padded_width + d_col
+    starts = np.flatnonzero(np.r_[True, distance[1:] != distance[:-1]])
+    return [(flat[lo:hi].tolist(), float(distance[lo])) for lo, hi in zip(starts, np.r_[starts[1:], len(flat)])]
+
+
 def class_surface_distances(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1.0),
                             classes: Sequence[int] | None = None,
                             truth_surface: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -297,10 +307,11 @@ def _nearest_same_class(t_rows, t_cols, t_lab, p_rows, p_cols, p_lab, shape, n_l
     label = np.concatenate([t_lab, p_lab]).astype(dtype)
     distances = np.empty(len(position), dtype=np.float64)
     todo = np.arange(len(position))
-    d_row, d_col, offset_mm = _window_offsets(spacing, radius)
     found = 0  # pixels found since the arrays were last compacted; their label is FOUND
-    for offset, mm in zip((d_row * padded_width + d_col).tolist(), offset_mm.tolist()):
-        hit = planes[position + offset] == label
+    for offsets, mm in _window_shells(spacing, radius, padded_width):
+        hit = planes[position + offsets[0]] == label
+        for offset in offsets[1:]:  # offsets at exactly the same distance: any of them gives it
+            hit |= planes[position + offset] == label
         hits = np.flatnonzero(hit)
         if len(hits):
             distances[todo[hits]] = mm
