@@ -17,8 +17,8 @@ from lssbench.metrics import METRICS_VERSION
 from lssbench.metrics.bootstrap import BatchStatistic, batch_values, bootstrap_counts, percentile_ci, subset_counts
 from lssbench.metrics.detection import match_detections
 from lssbench.metrics.grading import align_grades, evaluate_aligned_grades, unit_confusions, weighted_kappas
-from lssbench.metrics.surface import label_surfaces
-from lssbench.metrics.segmentation import case_metrics, headline_arrays, headline_from_weights, summarize_cases
+from lssbench.metrics.segmentation import (case_metrics, headline_arrays, headline_from_weights, prepare_truth,
+                                           summarize_cases)
 from lssbench.parallel import fork_map
 from lssbench.problems import DataError, UsageError
 
@@ -44,30 +44,27 @@ class Evaluator:
         self.keep_resamples = keep_resamples
         self.parts = dict(parts) if parts else None
         self._counts: dict = {}
-        self._surfaces: dict = {}
+        self._prepared: dict = {}
 
     def prepare(self, *, n_bootstrap: int = DEFAULT_RESAMPLES, seed: int = 0) -> "Evaluator":
         """Do the ground-truth work every submission shares now (decode the masks, find their
-        surface pixels, draw the resamples of these settings and of the parts), so that workers
-        forked afterwards inherit it instead of each doing it again. Optional: :meth:`evaluate`
-        does what is missing. Returns the evaluator."""
+        surface pixels and class counts, draw the resamples of these settings and of the
+        parts), so that workers forked afterwards inherit it instead of each doing it again.
+        Optional: :meth:`evaluate` does what is missing. Returns the evaluator."""
         if self.ground_truth.cases:
             for patient_id in sorted(self.ground_truth.cases):
-                self._truth_surface(patient_id)
+                self._prepared_truth(patient_id)
         if n_bootstrap > 0:
             self._resamples(None, n_bootstrap, seed)
             for patients in (self.parts or {}).values():
                 self._resamples(self._members(patients), n_bootstrap, seed)
         return self
 
-    def _truth_surface(self, patient_id: str):
-        """The surface pixels of a ground-truth mask (:func:`label_surfaces`), worked out once."""
-        if patient_id not in self._surfaces:
-            surface = label_surfaces(self.ground_truth.mask(patient_id))
-            for array in surface:
-                array.flags.writeable = False
-            self._surfaces[patient_id] = surface
-        return self._surfaces[patient_id]
+    def _prepared_truth(self, patient_id: str):
+        """What every prediction needs of a ground-truth mask (:func:`prepare_truth`), worked out once."""
+        if patient_id not in self._prepared:
+            self._prepared[patient_id] = prepare_truth(self.ground_truth.mask(patient_id))
+        return self._prepared[patient_id]
 
     def _resamples(self, members: np.ndarray | None, n_bootstrap: int, seed: int) -> np.ndarray:
         """Patient multiplicities of the resamples (all patients, or drawn within ``members``), kept."""
@@ -194,7 +191,7 @@ class Evaluator:
 
         def metrics_of(pid):  # in a worker, unless prepare() has done the ground-truth part before forking
             return case_metrics(gt.mask(pid), submission.masks[pid], tuple(gt.cases[pid]["spacing_mm"]),
-                                truth_surface=self._truth_surface(pid))
+                                prepared_truth=self._prepared_truth(pid))
 
         per_case = dict(zip(case_ids, fork_map(metrics_of, case_ids, min_items=16)))
         summary = summarize_cases(per_case)

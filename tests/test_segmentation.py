@@ -18,6 +18,7 @@ from lssbench.metrics.segmentation import (
     headline_from_weights,
     image_diagonal_mm,
     nsd_key,
+    prepare_truth,
     summarize_cases,
 )
 from lssbench.metrics.surface import border, surface_distances
@@ -441,3 +442,29 @@ def test_case_metrics_equal_binary_metrics_per_class_exactly():
         expected = {c.name: binary_metrics(truth == c.index, prediction == c.index, spacing)
                     for c in SEGMENTATION_CLASSES}
         assert case_metrics(truth, prediction, spacing) == expected, case
+
+
+def test_a_prepared_truth_gives_the_same_metrics():
+    """Class counts from the differing pixels, surfaces found once: the numbers of the plain call."""
+    from scipy.ndimage import zoom
+
+    rng = np.random.default_rng(78)
+    for case in range(60):
+        height, width = (int(v) for v in rng.integers(12, 70, 2))
+        coarse = rng.integers(0, 6, (max(2, height // 6), max(2, width // 6)))
+        truth = zoom(coarse, (height / coarse.shape[0], width / coarse.shape[1]), order=0).astype(np.uint8)
+        if case % 7 == 0:
+            truth[truth == 2] = 0  # a class the truth lacks
+        prediction = truth.copy()
+        share = (0.0, 0.02, 0.1, 0.2, 0.6, 1.0)[case % 6]  # past a quarter differing, counts are made in full
+        noise = rng.random(truth.shape) < share
+        prediction[noise] = rng.integers(0, 6, int(noise.sum()))
+        if case % 5 == 0:
+            prediction[0, 0] = 7  # a class index beyond the truth's
+        spacing = (1.0, 1.0) if case % 3 == 0 else tuple(rng.uniform(0.3, 1.2, 2))
+        prepared = prepare_truth(truth)
+        assert prepared.counts.tolist()[:6] == [int((truth == c).sum()) for c in range(6)]
+        assert case_metrics(truth, prediction, spacing, prepared_truth=prepared) == case_metrics(truth, prediction,
+                                                                                              spacing), case
+    with pytest.raises(ValueError, match="2-D array of class indices"):
+        prepare_truth(np.zeros((3, 3), dtype=float))

@@ -27,13 +27,14 @@ Conventions (docs/metrics.md has the full text and a worked example):
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
 from lssbench.domain import (HEADLINE_SEGMENTATION_CLASSES, NUM_SEGMENTATION_CLASSES, SEGMENTATION_CLASSES,
                              SegmentationClass)
-from lssbench.metrics.surface import check_spacing, class_surface_distances, surface_distances, union_box
+from lssbench.metrics.surface import (check_spacing, class_surface_distances, label_surfaces, surface_distances,
+                                      union_box)
 
 DEFAULT_NSD_TOLERANCE_MM = 2.0
 #: Values of the ``"empty"`` field of a class result.
@@ -141,9 +142,28 @@ def _resolve_classes(classes) -> tuple[SegmentationClass, ...]:
     return tuple(resolved)
 
 
+class PreparedTruth(NamedTuple):
+    """What scoring a prediction needs of its ground-truth mask alone (:func:`prepare_truth`):
+    worked out once when many predictions are scored against one truth. Read-only arrays."""
+
+    surface: tuple[np.ndarray, np.ndarray, np.ndarray]  # label_surfaces(truth): rows, cols, classes
+    counts: np.ndarray  # pixels of each class index, at least NUM_SEGMENTATION_CLASSES entries
+
+
+def prepare_truth(truth: np.ndarray) -> PreparedTruth:
+    """:class:`PreparedTruth` of a 2-D class-index mask (non-negative integers)."""
+    truth = np.asarray(truth)
+    if truth.ndim != 2 or not (np.issubdtype(truth.dtype, np.integer) or truth.dtype == bool):
+        raise ValueError(f"a truth mask is a 2-D array of class indices, got shape {truth.shape}, dtype {truth.dtype}")
+    prepared = PreparedTruth(label_surfaces(truth), np.bincount(truth.ravel(), minlength=NUM_SEGMENTATION_CLASSES))
+    for array in (*prepared.surface, prepared.counts):
+        array.flags.writeable = False
+    return prepared
+
+
 def case_metrics(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1.0), *,
-                 classes=SEGMENTATION_CLASSES,
-                 nsd_tolerance_mm: float = DEFAULT_NSD_TOLERANCE_MM, truth_surface=None) -> dict[str, dict]:
+                 classes=SEGMENTATION_CLASSES, nsd_tolerance_mm: float = DEFAULT_NSD_TOLERANCE_MM,
+                 prepared_truth: PreparedTruth | None = None) -> dict[str, dict]:
     """Metrics of every class of one case (one patient's middle-slice mask).
 
     ``truth`` and ``prediction`` are 2-D class-index masks (uint8, values 0-5) of one shape;
@@ -153,16 +173,18 @@ def case_metrics(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1.0
     every class and both directions, not one per class),
     i.e. per class ``{"dice", "hd_mm", "hd95_mm", "hd95_pooled_mm", "assd_mm", "nsd_2mm",
     "empty"}`` (the NSD key follows :func:`nsd_key`). ValueError on a shape mismatch.
-    ``truth_surface``: :func:`lssbench.metrics.surface.label_surfaces` ``(truth)``, when known.
+    ``prepared_truth``: :func:`prepare_truth` ``(truth)``, when known (the same numbers, sooner).
     """
     truth, prediction, spacing, tolerance, nsd_name = _checked(truth, prediction, spacing_mm, nsd_tolerance_mm)
     wanted = _resolve_classes(classes)
     # one pass serves every class: one confusion count (pixel counts, overlaps) and one
     # surface-distance pass for every class in both directions
-    n_labels = max(int(truth.max(initial=0)), int(prediction.max(initial=0)), NUM_SEGMENTATION_CLASSES - 1) + 1
-    n_truth, n_pred, overlap = _class_counts(truth, prediction, n_labels)
+    truth_labels = len(prepared_truth.counts) if prepared_truth else int(truth.max(initial=0)) + 1
+    n_labels = max(truth_labels, int(prediction.max(initial=0)) + 1, NUM_SEGMENTATION_CLASSES)
+    n_truth, n_pred, overlap = _class_counts(truth, prediction, n_labels,
+                                             prepared_truth.counts if prepared_truth else None)
     distances = class_surface_distances(truth, prediction, spacing, classes=[cls.index for cls in wanted],
-                                        truth_surface=truth_surface)
+                                        truth_surface=prepared_truth.surface if prepared_truth else None)
     results = {}
     for cls in wanted:
         c = cls.index
@@ -179,8 +201,19 @@ def case_metrics(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1.0
 _COMPARE_LABELS = 16
 
 
-def _class_counts(truth: np.ndarray, prediction: np.ndarray, n_labels: int):
-    """Pixels of each class in the truth, in the prediction, and in both."""
+def _class_counts(truth: np.ndarray, prediction: np.ndarray, n_labels: int, truth_counts: np.ndarray | None = None):
+    """Pixels of each class in the truth, in the prediction, and in both.
+
+    With the truth's counts known, only the pixels where the masks differ are counted (a
+    fair prediction differs on a few percent of them): what the truth loses and the
+    prediction gains there."""
+    if truth_counts is not None:
+        differ = np.flatnonzero(truth.ravel() != prediction.ravel())
+        if len(differ) <= truth.size // 4:
+            n_truth = np.zeros(n_labels, dtype=np.int64)
+            n_truth[:len(truth_counts)] = truth_counts
+            overlap = n_truth - np.bincount(truth.ravel()[differ], minlength=n_labels)
+            return n_truth, overlap + np.bincount(prediction.ravel()[differ], minlength=n_labels), overlap
     if n_labels <= _COMPARE_LABELS:
         same = truth == prediction
         counts = np.array([[np.count_nonzero(truth == c), np.count_nonzero(prediction == c),

@@ -204,6 +204,8 @@ def _label_image(labels: np.ndarray, name: str) -> np.ndarray:
         return labels.view(np.uint8)
     if not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"{name} must hold class indices (integers) or booleans, got dtype {labels.dtype}")
+    if labels.dtype.kind == "u" and np.iinfo(labels.dtype).max <= MAX_LABEL:
+        return labels  # every value is a valid index (masks are uint8): nothing to look at
     if labels.size and int(labels.min()) < 0:
         raise ValueError(f"{name} must hold non-negative class indices, found {int(labels.min())}")
     if labels.size and int(labels.max()) > MAX_LABEL:
@@ -249,9 +251,11 @@ def class_surface_distances(truth: np.ndarray, prediction: np.ndarray, spacing_m
     row-major order of each class's surface pixels. A class missing from either image is
     left out (its distances are undefined). ValueError on bad shapes, labels or spacing.
     ``truth_surface`` is :func:`label_surfaces` ``(truth)`` when the caller already has it (a
-    ground truth scored against many predictions works it out once).
+    ground truth scored against many predictions works it out once); ``truth`` is then only
+    checked for its shape, its classes being those of the surface.
     """
-    truth, prediction = _label_image(truth, "truth"), _label_image(prediction, "prediction")
+    truth = _label_image(truth, "truth") if truth_surface is None else np.asarray(truth)
+    prediction = _label_image(prediction, "prediction")
     if truth.shape != prediction.shape or truth.ndim != 2:
         raise ValueError(f"masks must be 2-D with equal shapes, got {truth.shape} and {prediction.shape}")
     spacing = check_spacing(spacing_mm)
@@ -266,16 +270,32 @@ def class_surface_distances(truth: np.ndarray, prediction: np.ndarray, spacing_m
         wanted[:] = True
     else:
         wanted[[int(c) for c in classes if 0 <= int(c) < n_labels]] = True
-    present = wanted & (np.bincount(t_lab, minlength=n_labels) > 0) & (np.bincount(p_lab, minlength=n_labels) > 0)
+    t_counts, p_counts = np.bincount(t_lab, minlength=n_labels), np.bincount(p_lab, minlength=n_labels)
+    present = wanted & (t_counts > 0) & (p_counts > 0)
     if not present.any():
         return {}
-    t_keep, p_keep = np.flatnonzero(present[t_lab]), np.flatnonzero(present[p_lab])
-    t_rows, t_cols, t_lab = t_rows[t_keep], t_cols[t_keep], t_lab[t_keep]
-    p_rows, p_cols, p_lab = p_rows[p_keep], p_cols[p_keep], p_lab[p_keep]
+    if ((t_counts > 0) & ~present).any():  # pixels of classes not scored here: left out
+        t_keep = np.flatnonzero(present[t_lab])
+        t_rows, t_cols, t_lab = t_rows[t_keep], t_cols[t_keep], t_lab[t_keep]
+    if ((p_counts > 0) & ~present).any():
+        p_keep = np.flatnonzero(present[p_lab])
+        p_rows, p_cols, p_lab = p_rows[p_keep], p_cols[p_keep], p_lab[p_keep]
     distances = _nearest_same_class(t_rows, t_cols, t_lab, p_rows, p_cols, p_lab, truth.shape, n_labels, spacing)
-    t_dist, p_dist = distances[:len(t_rows)], distances[len(t_rows):]
-    return {int(c): SurfaceDistances(pred_to_truth=p_dist[p_lab == c], truth_to_pred=t_dist[t_lab == c])
-            for c in np.flatnonzero(present)}
+    classes_present = np.flatnonzero(present)
+    pred_to_truth = _by_class(distances[len(t_rows):], p_lab, classes_present, n_labels)
+    truth_to_pred = _by_class(distances[:len(t_rows)], t_lab, classes_present, n_labels)
+    return {int(c): SurfaceDistances(pred_to_truth=pred_to_truth[c], truth_to_pred=truth_to_pred[c])
+            for c in classes_present}
+
+
+def _by_class(values: np.ndarray, labels: np.ndarray, classes: np.ndarray, n_labels: int) -> dict[int, np.ndarray]:
+    """``{c: values[labels == c]}`` for each of ``classes`` (every label is one of them), order kept."""
+    if len(classes) == 1:
+        return {int(classes[0]): values}
+    counts = np.bincount(labels, minlength=n_labels)
+    ends = np.cumsum(counts)
+    ordered = values[np.argsort(labels, kind="stable")]
+    return {int(c): ordered[ends[c] - counts[c]:ends[c]] for c in classes}
 
 
 #: The label given in the window search to a pixel already found (planes hold -1 or a class).
@@ -287,7 +307,7 @@ def _nearest_same_class(t_rows, t_cols, t_lab, p_rows, p_cols, p_lab, shape, n_l
     """Distance of every truth surface pixel, then every prediction one, to the other image's
     nearest surface pixel of the same class (each class present in both images).
 
-    First a window search, one offset at a time from the nearest, over both images and every
+    First a window search, one distance at a time from the nearest, over both images and every
     class at once (a plane per image, padded by the window radius, holding each surface
     pixel's class); the few pixels with no same-class surface in the window are then compared
     with every same-class pixel, or, when many, ask one k-d tree (see the module docstring).
