@@ -155,7 +155,8 @@ def prepare_truth(truth: np.ndarray) -> PreparedTruth:
     truth = np.asarray(truth)
     if truth.ndim != 2 or not (np.issubdtype(truth.dtype, np.integer) or truth.dtype == bool):
         raise ValueError(f"a truth mask is a 2-D array of class indices, got shape {truth.shape}, dtype {truth.dtype}")
-    prepared = PreparedTruth(label_surfaces(truth), np.bincount(truth.ravel(), minlength=NUM_SEGMENTATION_CLASSES))
+    n_labels = max(int(truth.max(initial=0)) + 1, NUM_SEGMENTATION_CLASSES)
+    prepared = PreparedTruth(label_surfaces(truth), _pixel_counts(truth, n_labels))
     for array in (*prepared.surface, prepared.counts):
         array.flags.writeable = False
     return prepared
@@ -199,6 +200,13 @@ def case_metrics(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1.0
 #: Up to this many labels, class pixels are counted with one comparison per class (vectorised,
 #: several times faster than a bincount over every pixel); beyond, with one confusion count.
 _COMPARE_LABELS = 16
+
+
+def _pixel_counts(labels: np.ndarray, n_labels: int) -> np.ndarray:
+    """Pixels of each class index below ``n_labels`` (the indices of ``labels``)."""
+    if n_labels <= _COMPARE_LABELS:
+        return np.array([np.count_nonzero(labels == c) for c in range(n_labels)], dtype=np.int64)
+    return np.bincount(labels.ravel(), minlength=n_labels)
 
 
 def _class_counts(truth: np.ndarray, prediction: np.ndarray, n_labels: int, truth_counts: np.ndarray | None = None):
