@@ -39,7 +39,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 from scipy.stats import rankdata
 
-from lssbench.metrics.bootstrap import percentile_ci
+from lssbench.metrics.bootstrap import percentile_ci, percentile_cis
 from lssbench.problems import UsageError
 from lssbench.splits import _patient_hash
 
@@ -194,24 +194,21 @@ def rank_uncertainty(point, samples, higher_is_better: bool = True,
         return TaskUncertainty.unknown(n)
     ranks = competition_ranks(valid, higher_is_better)
     alpha = (1.0 - confidence) / 2.0
-    rank_ci = [[int(np.quantile(ranks[:, k], alpha, method="lower")),
-                int(np.quantile(ranks[:, k], 1.0 - alpha, method="higher"))] for k in range(n)]
+    lower = np.quantile(ranks, alpha, axis=0, method="lower")
+    upper = np.quantile(ranks, 1.0 - alpha, axis=0, method="higher")
+    rank_ci = [[int(lo), int(hi)] for lo, hi in zip(lower.tolist(), upper.tolist())]
     first = (ranks == 1).astype(np.float64)
     p_first = (first / first.sum(axis=1, keepdims=True)).mean(axis=0)
     point_ranks = competition_ranks(point, higher_is_better)
     leaders = np.flatnonzero(point_ranks == 1)
     sign = 1.0 if higher_is_better else -1.0
+    # per leader, the interval of its lead over each entry: does it hold 0?
+    verdicts = [[None if ci is None else bool(ci[0] <= 0.0 <= ci[1])
+                 for ci in percentile_cis(sign * (samples[:, [leader]] - samples), confidence)] for leader in leaders]
     tied: list = []
     for k in range(n):
-        if point_ranks[k] == 1:
-            tied.append(True)
-            continue
-        verdicts = []
-        for leader in leaders:
-            ci = percentile_ci(sign * (samples[:, leader] - samples[:, k]), confidence)
-            verdicts.append(None if ci is None else bool(ci[0] <= 0.0 <= ci[1]))
-        known = [v for v in verdicts if v is not None]
-        tied.append(any(known) if known else None)
+        known = [by_leader[k] for by_leader in verdicts if by_leader[k] is not None]
+        tied.append(True if point_ranks[k] == 1 else (any(known) if known else None))
     return TaskUncertainty(rank_ci, [float(p) for p in p_first], tied,
                            stability(point, samples, higher_is_better, confidence))
 

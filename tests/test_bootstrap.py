@@ -127,3 +127,23 @@ def test_unit_weights_for_maps_rows_to_their_patient():
         unit_weights_for(["P9"], ["P0", "P1", "P2"], weights)
     with pytest.raises(ValueError, match="unique"):
         unit_index(["P0"], ["P0", "P0"])
+
+
+def test_percentile_cis_equal_percentile_ci_column_by_column():
+    from lssbench.metrics.bootstrap import percentile_cis
+
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=(400, 9))
+    values[:, 3] = np.round(values[:, 3])  # ties
+    values[::3, 5] = np.nan  # a third undefined: still an interval
+    values[::2, 6] = np.nan  # half undefined
+    values[1::2, 7] = np.nan
+    values[:300, 7] = np.nan  # mostly undefined: None
+    values[:, 8] = np.nan
+    for confidence in (0.95, 0.5):
+        expected = [percentile_ci(values[:, k], confidence) for k in range(values.shape[1])]
+        assert percentile_cis(values, confidence) == expected
+        assert expected[7] is None and expected[8] is None and expected[5] is not None
+    assert percentile_cis(np.zeros((0, 2))) == [None, None]
+    with pytest.raises(ValueError, match="confidence"):
+        percentile_cis(values, 1.5)

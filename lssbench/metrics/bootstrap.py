@@ -138,6 +138,25 @@ def percentile_ci(values, confidence: float = DEFAULT_CONFIDENCE) -> tuple[float
     return float(low), float(high)
 
 
+def percentile_cis(values, confidence: float = DEFAULT_CONFIDENCE) -> list[tuple[float, float] | None]:
+    """:func:`percentile_ci` of each column of ``values (B, n)``, the columns with every value
+    finite in one vectorised call (the same floats)."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 2:
+        raise ValueError(f"values must be 2-D (resamples, columns), got shape {array.shape}")
+    complete = np.isfinite(array).all(axis=0) if array.shape[0] else np.zeros(array.shape[1], dtype=bool)
+    cis: list = [None] * array.shape[1]
+    if complete.any():
+        percentile_ci(array[:, 0], confidence)  # checks the confidence
+        alpha = (1.0 - confidence) / 2.0
+        low, high = np.quantile(array[:, complete], [alpha, 1.0 - alpha], axis=0)
+        for k, lo, hi in zip(np.flatnonzero(complete).tolist(), low.tolist(), high.tolist()):
+            cis[k] = (lo, hi)
+    for k in np.flatnonzero(~complete).tolist():
+        cis[k] = percentile_ci(array[:, k], confidence)
+    return cis
+
+
 def bootstrap_cis(
     statistics: Mapping[str, Statistic],
     n_units: int,
