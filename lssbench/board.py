@@ -17,12 +17,13 @@ baseline) give every number context.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from lssbench import __version__
 from lssbench.domain import SUBMISSION_NAMES, TASKS
@@ -221,27 +222,29 @@ def score_entry(path: Path, name: str, evaluator: Evaluator, *, kind: str = "sub
     return entry
 
 
-def reference_entries(evaluator: Evaluator, *, n_bootstrap: int, seed: int,
-                      score: Callable[[Upload], Entry] | None = None) -> list[Entry]:
-    """The template submission scored on the same ground truth (the trivial reference).
+#: What the trivial reference row says it is.
+TEMPLATE_META = {"method": "trivial reference",
+                 "description": "no detections; every foramen graded normal (the majority class); every pixel background"}
 
-    ``score`` (e.g. through the results cache) replaces :func:`score_entry` when given."""
+
+@contextlib.contextmanager
+def template_upload(ground_truth) -> Iterator[Upload | Entry]:
+    """The template submission (the trivial reference) written to a temporary folder, as an
+    upload to score with the others; a failed entry when it cannot be written (e.g. no space)."""
     from lssbench.submission import write_template
 
-    try:
-        with tempfile.TemporaryDirectory(prefix="lssbench-ref-") as tmp:
-            path = write_template(evaluator.ground_truth, Path(tmp) / "template")
-            if score is not None:
-                entry = score(Upload(path, TEMPLATE_REFERENCE, kind="reference"))
-            else:
-                entry = score_entry(path, TEMPLATE_REFERENCE, evaluator, kind="reference",
-                                    n_bootstrap=n_bootstrap, seed=seed)
-    except Exception as error:  # noqa: BLE001 - e.g. no space for the template: the board goes on
-        entry = failed_entry(TEMPLATE_REFERENCE, "reference", error)
-    entry.meta = {"method": "trivial reference",
-                  "description": "no detections; every foramen graded normal (the majority class); "
-                                 "every pixel background"}
-    return [entry]
+    with tempfile.TemporaryDirectory(prefix="lssbench-ref-") as tmp:
+        try:
+            path = write_template(ground_truth, Path(tmp) / "template")
+        except Exception as error:  # noqa: BLE001 - the board goes on without it
+            yield failed_entry(TEMPLATE_REFERENCE, "reference", error)
+        else:
+            yield Upload(path, TEMPLATE_REFERENCE, kind="reference")
+
+
+def as_template_entry(entry: Entry) -> Entry:
+    entry.meta = dict(TEMPLATE_META)
+    return entry
 
 
 #: What ``--baseline`` takes, named when something else is given.
@@ -478,14 +481,17 @@ def leaderboard(submissions: Iterable[str | os.PathLike] | Uploads, ground_truth
     elif baseline is not None:
         jobs.append(Upload(Path(baseline), BASELINE_REFERENCE, kind="reference"))
 
-    def score(batch: Sequence[Upload], report=on_done) -> list[Entry]:
-        return score_cached(batch, evaluator, cache=cache, n_bootstrap=n_bootstrap, seed=seed, settings=settings,
-                            workers=workers, on_done=report, per_case=per_case)
+    def report(entry: Entry) -> None:  # the template row is not one of the uploads counted
+        if on_done is not None and entry.name != TEMPLATE_REFERENCE:
+            on_done(entry)
 
     _read_masks_once(ground_truth)
-    entries = score(jobs) + ([recorded] if recorded is not None else [])
-    entries += reference_entries(evaluator, n_bootstrap=n_bootstrap, seed=seed,
-                                 score=lambda upload: score([upload], None)[0])
+    with template_upload(ground_truth) as template:  # scored beside the uploads, not after them
+        batch = jobs + ([template] if isinstance(template, Upload) else [])
+        scored = score_cached(batch, evaluator, cache=cache, n_bootstrap=n_bootstrap, seed=seed, settings=settings,
+                              workers=workers, on_done=report, per_case=per_case)
+    reference = scored.pop() if isinstance(template, Upload) else template
+    entries = scored + ([recorded] if recorded is not None else []) + [as_template_entry(reference)]
     return build_leaderboard(entries, ground_truth, n_bootstrap=n_bootstrap, seed=seed, skipped=uploads.skipped,
                              rank_by=rank_by, best_per_team=best_per_team, parts=parts,
                              public_share=public_share, final=final)
