@@ -64,8 +64,8 @@ _K = len(CATEGORIES)
 _L = len(LEVELS)
 _T50 = int(np.flatnonzero(IOU_THRESHOLDS == 0.5)[0])
 _T75 = int(np.flatnonzero(IOU_THRESHOLDS == 0.75)[0])
-#: Bytes of one (TP entries, resamples) array of :meth:`DetectionMatches._coco_tables`: the
-#: resamples per chunk (its fast axis) are chosen so each array stays in a core's cache.
+#: Bytes of the longest curve's (TP entries, resamples) array in :meth:`DetectionMatches._coco_tables`:
+#: the resamples per chunk (its fast axis) are chosen so each curve's arrays stay in a core's cache.
 _CHUNK_BYTES = 1_250_000
 #: A fixed number of resamples per chunk instead (None: by :data:`_CHUNK_BYTES`; tests set it).
 _CHUNK_RESAMPLES: int | None = None
