@@ -339,3 +339,15 @@ def test_batch_values_checks_shapes_and_stores_nan():
     np.testing.assert_array_equal(values["s"], np.where(counts[:, 0] > 0, counts[:, 1], np.nan))
     with pytest.raises(ValueError, match=r"statistic 'bad' returned shape \(\), expected \(10,\)"):
         batch_values({"bad": lambda w: 1.0}, counts)
+
+
+@pytest.mark.parametrize("width", [3, detection._ROW_BY_ROW, 1000])
+def test_row_by_row_accumulation_equals_numpys(width):
+    rng = np.random.default_rng(width)
+    counts = rng.integers(0, 4, (37, width))
+    assert np.array_equal(detection._accumulate_rows(np.add, counts.copy()), np.cumsum(counts, axis=0))
+    precision = rng.random((37, width))
+    expected = np.maximum.accumulate(precision[::-1], axis=0)[::-1]
+    got = precision.copy()
+    detection._accumulate_rows(np.maximum, got[::-1])  # in place, through the reversed view
+    assert np.array_equal(got, expected)
