@@ -93,10 +93,10 @@ def _result(dice: float, pred_to_truth: np.ndarray, truth_to_pred: np.ndarray, t
             nsd_name: str) -> dict:
     """The metrics of one class from its two directed surface-distance arrays."""
     pooled = np.hstack((pred_to_truth, truth_to_pred))  # medpy's order: (result, reference)
-    within = int(np.count_nonzero(pred_to_truth <= tolerance)) + int(np.count_nonzero(truth_to_pred <= tolerance))
+    within = int(np.count_nonzero(pooled <= tolerance))
     return {
         "dice": float(dice),
-        "hd_mm": float(max(pred_to_truth.max(), truth_to_pred.max())),
+        "hd_mm": float(pooled.max()),
         "hd95_mm": max(percentile(pred_to_truth, 95), percentile(truth_to_pred, 95)),
         "hd95_pooled_mm": percentile(pooled, 95),
         "assd_mm": float(pooled.mean()),
