@@ -40,13 +40,20 @@ def _dies_on_five(x):
     return os.getpid()
 
 
+def _dies_below_two(x):
+    if x < 2:
+        os._exit(3)
+    return os.getpid()
+
+
 def test_a_dead_worker_costs_only_its_chunk_and_is_replaced():
     got = list(fork_map(_dies_on_five, range(20), workers=2, chunksize=1,
                         on_lost=lambda item, error: ("lost", item, error.exitcode)))
     assert got[5] == ("lost", 5, 3)
-    pids = [p for k, p in enumerate(got) if k != 5]
-    assert all(isinstance(p, int) for p in pids)
-    assert len(set(pids)) == 3  # the two workers, then the one that took the dead one's place
+    assert all(isinstance(p, int) for k, p in enumerate(got) if k != 5)
+    # both first workers die on their first item: the rest is done by the workers that replace them
+    replaced = list(fork_map(_dies_below_two, range(4), workers=2, chunksize=1, on_lost=lambda item, error: "lost"))
+    assert replaced[:2] == ["lost", "lost"] and all(isinstance(p, int) for p in replaced[2:])
     chunked = list(fork_map(_dies_on_five, range(20), workers=2, chunksize=4,
                             on_lost=lambda item, error: "lost"))
     assert [k for k, v in enumerate(chunked) if v == "lost"] == [4, 5, 6, 7]  # the chunk it held
