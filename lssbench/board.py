@@ -223,27 +223,34 @@ def score_entry(path: Path, name: str, evaluator: Evaluator, *, kind: str = "sub
 
 
 #: What the trivial reference row says it is.
-TEMPLATE_META = {"method": "trivial reference",
-                 "description": "no detections; every foramen graded normal (the majority class); every pixel background"}
+REFERENCE_META = {"method": "trivial reference",
+                  "description": "no detections; every foramen graded normal (the majority class); "
+                                 "every pixel background"}
 
 
 @contextlib.contextmanager
 def template_upload(ground_truth) -> Iterator[Upload | Entry]:
     """The template submission (the trivial reference) written to a temporary folder, as an
-    upload to score with the others; a failed entry when it cannot be written (e.g. no space)."""
+    upload to score with the others; a failed entry when it cannot be written (e.g. no space).
+    The folder is removed afterwards, and a failure to remove it never costs the board."""
     from lssbench.submission import write_template
 
-    with tempfile.TemporaryDirectory(prefix="lssbench-ref-") as tmp:
-        try:
-            path = write_template(ground_truth, Path(tmp) / "template")
-        except Exception as error:  # noqa: BLE001 - the board goes on without it
-            yield failed_entry(TEMPLATE_REFERENCE, "reference", error)
-        else:
-            yield Upload(path, TEMPLATE_REFERENCE, kind="reference")
+    folder = None
+    try:
+        folder = tempfile.TemporaryDirectory(prefix="lssbench-ref-", ignore_cleanup_errors=True)
+        path = write_template(ground_truth, Path(folder.name) / "template")
+    except Exception as error:  # noqa: BLE001 - the board goes on without it
+        if folder is not None:
+            folder.cleanup()
+        yield failed_entry(TEMPLATE_REFERENCE, "reference", error)
+        return
+    with folder:
+        yield Upload(path, TEMPLATE_REFERENCE, kind="reference")
 
 
 def as_template_entry(entry: Entry) -> Entry:
-    entry.meta = dict(TEMPLATE_META)
+    """The trivial reference's row: its scores (or failure) with the meta that says what it is."""
+    entry.meta = dict(REFERENCE_META)
     return entry
 
 
@@ -482,7 +489,7 @@ def leaderboard(submissions: Iterable[str | os.PathLike] | Uploads, ground_truth
         jobs.append(Upload(Path(baseline), BASELINE_REFERENCE, kind="reference"))
 
     def report(entry: Entry) -> None:  # the template row is not one of the uploads counted
-        if on_done is not None and entry.name != TEMPLATE_REFERENCE:
+        if on_done is not None and not (entry.kind == "reference" and entry.name == TEMPLATE_REFERENCE):
             on_done(entry)
 
     _read_masks_once(ground_truth)

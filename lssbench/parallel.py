@@ -1,4 +1,4 @@
-"""One way to spread independent work over the cores: a few forked workers, fed item by item.
+"""One way to spread independent work over the cores: a few forked workers, fed chunk by chunk.
 
 Forked workers inherit what the parent already holds (a loaded ground truth, decoded
 masks), items included, so only item numbers and results cross process boundaries.
@@ -14,8 +14,10 @@ spinning beside them cost about a quarter of the CPU time of a board.
 
 The workers are forked once per map and take one chunk of items at a time (the board:
 one upload), so a worker that dies (killed, out of memory) costs only the chunk it held:
-``on_lost(item, error)`` says what to yield instead, and a fresh worker takes its place.
-Forking once is not only tidier: a process per upload cost a board of 200 about a fifth
+``on_lost(item, error)`` says what to yield instead, and a fresh worker takes its place. A
+worker also retires, and is replaced, after :data:`RETIRE_AFTER_CHUNKS` chunks or once it
+holds :data:`RETIRE_ABOVE_BYTES`, so the heap a large upload leaves does not stay. Forking
+once is not only tidier: a process per upload cost a board of 200 about a sixth
 of its CPU time in page faults (the copy-on-write heap, fresh memory for every array).
 Workers end with their parent: they ask Linux for SIGKILL when the parent dies
 (``PR_SET_PDEATHSIG``) and also stop if the parent is already gone when they start, so a
@@ -25,6 +27,7 @@ Workers end with their parent: they ask Linux for SIGKILL when the parent dies
 from __future__ import annotations
 
 import ctypes
+import itertools
 import multiprocessing
 import os
 import signal
@@ -78,11 +81,29 @@ class WorkerLost(Exception):
         super().__init__(f"the worker process ended without a result ({how}; out of memory?)")
 
 
-def _worker(function, items, connection, parent_pid: int) -> None:
-    """A worker's life: take a chunk of item indices, send back its outcomes, until told to stop."""
+#: A worker retires (exits cleanly, and a fresh one takes its place) after this many chunks,
+#: or once it holds more than this much memory: a large upload leaves a worker's heap
+#: fragmented, and a process per upload would have freed it.
+RETIRE_AFTER_CHUNKS = 16
+RETIRE_ABOVE_BYTES = 1 << 30
+
+
+def _resident_bytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
+        return 0
+
+
+def _worker(function, items, connection, siblings, parent_pid: int) -> None:
+    """A worker's life: take a chunk of item indices, send back ``(outcomes, retiring)``,
+    until told to stop or retiring."""
     die_with_parent(parent_pid)
+    for sibling in siblings:  # the parent's ends of the other workers' pipes: not ours to hold
+        sibling.close()
     one_thread_per_library(override=True)  # for libraries loaded from here on
-    while True:
+    for done in itertools.count(1):
         try:
             chunk = connection.recv()
         except (EOFError, OSError):  # the parent has gone
@@ -96,10 +117,14 @@ def _worker(function, items, connection, parent_pid: int) -> None:
             except BaseException as error:  # noqa: BLE001 - sent to the parent, which decides
                 outcomes.append((False, (error, traceback.format_exc())))
                 break
+        retiring = done >= RETIRE_AFTER_CHUNKS or _resident_bytes() > RETIRE_ABOVE_BYTES
         try:
-            connection.send(outcomes)
+            connection.send((outcomes, retiring))
         except Exception as error:  # a result or an error could not be pickled (nothing was sent)
-            connection.send([(False, (RuntimeError(f"{type(error).__name__}: {error}"), traceback.format_exc()))])
+            connection.send(([(False, (RuntimeError(f"{type(error).__name__}: {error}"), traceback.format_exc()))],
+                             retiring))
+        if retiring:
+            break
     connection.close()
 
 
@@ -120,7 +145,8 @@ class _Workers:
 
     def start(self) -> None:
         here, there = self.context.Pipe(duplex=True)
-        process = self.context.Process(target=_worker, args=(*self.start_args, there, self.parent_pid), daemon=True)
+        args = (*self.start_args, there, list(self.holding), self.parent_pid)
+        process = self.context.Process(target=_worker, args=args, daemon=True)
         if self.libraries is None:
             process.start()
         else:
@@ -147,13 +173,16 @@ class _Workers:
         return True
 
     def collect(self, connection) -> tuple[int, list | None, int | None]:
-        """``(chunk index, outcomes, None)`` from a busy worker, or ``(index, None, exit code)`` if it died."""
+        """``(chunk index, outcomes, None)`` from a busy worker, or ``(index, None, exit code)`` if it died.
+        A worker that retires with its outcomes is dropped."""
         process, index = self.holding[connection]
         try:
-            outcomes = connection.recv()
+            outcomes, retiring = connection.recv()
         except (EOFError, OSError):
             return index, None, self.drop(connection)
         self.holding[connection] = (process, None)
+        if retiring:
+            self.drop(connection)
         return index, outcomes, None
 
     def drop(self, connection) -> int | None:
@@ -163,8 +192,7 @@ class _Workers:
         return process.exitcode
 
     def stop(self, *, kill: bool) -> None:
-        """End every worker: idle ones are told to stop (their pipe's end is no sign: later
-        workers hold copies of the parent's ends); ``kill`` ends them all now."""
+        """End every worker: idle ones are told to stop; ``kill`` ends them all now."""
         for connection, (process, _) in list(self.holding.items()):
             if kill:
                 process.kill()
@@ -176,7 +204,7 @@ class _Workers:
             connection.close()
         for process, _ in self.holding.values():
             process.join(timeout=None if kill else 10)
-            if process.is_alive():  # pragma: no cover - a worker that ignores the end of its pipe
+            if process.is_alive():  # pragma: no cover - a worker that does not stop when told
                 process.kill()
                 process.join()
         self.holding.clear()
@@ -187,7 +215,8 @@ def fork_map(function: Callable[[Item], Result], items: Sequence[Item], *, worke
              on_lost: Callable[[Item, WorkerLost], Result] | None = None) -> Iterator[Result]:
     """``function`` over ``items``, in order, in forked workers when that can help.
 
-    The workers are forked once and each takes ``chunksize`` consecutive items at a time
+    The workers are forked once (and again only to replace one that died or retired, see
+    :data:`RETIRE_AFTER_CHUNKS`); each takes ``chunksize`` consecutive items at a time
     (default: about four chunks per worker). An exception raised by ``function`` in a
     worker is raised here, in order. A worker that dies without a result raises
     :class:`WorkerLost`, or yields ``on_lost(item, error)`` for each item of the chunk it
@@ -203,6 +232,7 @@ def fork_map(function: Callable[[Item], Result], items: Sequence[Item], *, worke
     pool = _Workers(function, items, min(size, len(chunks)))
     done: dict[int, list] = {}
     next_chunk, next_result = 0, 0
+    idle_deaths = 0  # workers found dead before they took a chunk (the chunk goes to another)
     finished = False
     try:
         while next_result < len(chunks):
@@ -210,10 +240,12 @@ def fork_map(function: Callable[[Item], Result], items: Sequence[Item], *, worke
                 pool.start()
             for connection in pool.idle():
                 if next_chunk < len(chunks):
-                    if not pool.give(connection, next_chunk, chunks[next_chunk]):
+                    if pool.give(connection, next_chunk, chunks[next_chunk]):
+                        next_chunk += 1
+                    elif (idle_deaths := idle_deaths + 1) > 4 * pool.size:  # workers die as they start
                         done[next_chunk] = _lost(None, len(chunks[next_chunk]))
-                    next_chunk += 1
-            if next_result not in done:
+                        next_chunk += 1
+            if next_result not in done and pool.busy():
                 for connection in wait(pool.busy()):
                     index, outcomes, exitcode = pool.collect(connection)
                     done[index] = outcomes if outcomes is not None else _lost(exitcode, len(chunks[index]))

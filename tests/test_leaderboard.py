@@ -74,3 +74,17 @@ def test_best_mark_goes_to_submissions_only(sample_submissions, ground_truth):
     assert weak_row.count("**") == 2 * 5  # every headline of the one submission is the best
     overview = board_html(board).split('id="overview"')[1].split("</section>")[0]
     assert overview.count("<strong>") == 5
+
+
+def test_no_room_for_the_template_costs_only_its_row(sample_submissions, ground_truth, monkeypatch):
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("lssbench.board.tempfile.TemporaryDirectory", no_space)
+    board = leaderboard([sample_submissions["weak"]], ground_truth, n_bootstrap=5, seed=0, workers=1)
+    by_name = {e["name"]: e for e in board["entries"]}
+    assert by_name["weak"]["status"] == "ok"
+    reference = by_name[TEMPLATE_REFERENCE]
+    assert reference["status"] == "error" and reference["fault"] == "scoring-machine"
+    assert "No space left on device" in reference["problems"][0]
+    assert reference["meta"]["method"] == "trivial reference"

@@ -2,6 +2,8 @@
 
 import multiprocessing
 import os
+import signal
+import time
 
 import pytest
 
@@ -26,7 +28,7 @@ def test_results_come_back_in_order_whatever_the_chunks():
 
 
 def test_workers_are_forked_once_and_reused():
-    pids = list(fork_map(_pid, range(40), workers=2, chunksize=1))
+    pids = list(fork_map(_pid, range(parallel.RETIRE_AFTER_CHUNKS), workers=2, chunksize=1))  # none retires
     assert len(set(pids)) == 2 and os.getpid() not in pids
 
 
@@ -99,4 +101,26 @@ def test_a_map_left_early_kills_its_workers():
     results = fork_map(_square, range(100), workers=2, chunksize=1)
     assert next(results) == 0
     results.close()
+    assert multiprocessing.active_children() == []
+
+
+def _slow_on_one(x):
+    if x == 1:
+        time.sleep(1.0)
+    return x, os.getpid()
+
+
+def test_a_worker_that_dies_while_idle_costs_nothing():
+    results = fork_map(_slow_on_one, range(5), workers=2, chunksize=1, on_lost=lambda item, error: "lost")
+    first = next(results)
+    os.kill(first[1], signal.SIGKILL)  # the worker that did item 0, idle now
+    time.sleep(0.2)
+    rest = list(results)
+    assert [first[0]] + [x for x, _ in rest] == [0, 1, 2, 3, 4]  # its next upload went to another worker
+
+
+def test_workers_retire_after_some_chunks(monkeypatch):
+    monkeypatch.setattr(parallel, "RETIRE_AFTER_CHUNKS", 2)
+    pids = list(fork_map(_pid, range(10), workers=2, chunksize=1))
+    assert len(set(pids)) >= 5 and all(pids.count(pid) <= 2 for pid in set(pids))
     assert multiprocessing.active_children() == []

@@ -296,6 +296,17 @@ def _accumulate_rows(ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
     return values
 
 
+def _points_reached(need: np.ndarray, values: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Recall points reached with a TP weight of m, per distinct npig ``values``: ``reached``
+    (flat) at ``offsets[b, k] + m`` is the number of points with ``need <= m`` for resample b
+    and category k (a curve's TP weight never exceeds its npig)."""
+    top = int(values.max())
+    counts = np.bincount((np.arange(len(values))[:, None] * (top + 2) + np.minimum(need, top + 1)).ravel(),
+                         minlength=len(values) * (top + 2))
+    reached = np.cumsum(counts.reshape(len(values), top + 2), axis=1)[:, :top + 1].ravel()
+    return reached, which * (top + 1)
+
+
 @dataclass(frozen=True, eq=False)
 class DetectionMatches:
     """Detections matched once; :meth:`summary` and :meth:`headline` re-weight images.
@@ -372,13 +383,8 @@ class DetectionMatches:
         if len(e["rows"]):
             wt = np.ascontiguousarray(w.T)  # (n_images, B): resamples along the fast axis
             weights = wt.astype(np.float64)
-            # recall points reached with a TP weight of m, per distinct npig: reached[n, m] is
-            # the number of points with need <= m (a curve's TP weight never exceeds npig)
-            top = int(values.max())
-            counts = np.bincount((np.arange(len(values))[:, None] * (top + 2) + np.minimum(need, top + 1)).ravel(),
-                                 minlength=len(values) * (top + 2))
-            reached = np.cumsum(counts.reshape(len(values), top + 2), axis=1)[:, :top + 1].ravel()
-            offsets = which * (top + 1)  # (B, K): where each resample's row of reached starts
+            if not exact:
+                reached, offsets = _points_reached(need, values, which)
             for k, (first_cut, end_cut, curve_rows) in enumerate(e["by_category"]):
                 if not curve_rows:
                     continue

@@ -33,8 +33,8 @@ import numpy as np
 
 from lssbench.domain import (HEADLINE_SEGMENTATION_CLASSES, NUM_SEGMENTATION_CLASSES, SEGMENTATION_CLASSES,
                              SegmentationClass)
-from lssbench.metrics.surface import (check_spacing, class_surface_distances, label_surfaces, surface_distances,
-                                      union_box)
+from lssbench.metrics.surface import (check_spacing, class_surface_distances, label_image, label_surfaces,
+                                      surface_distances, union_box)
 
 DEFAULT_NSD_TOLERANCE_MM = 2.0
 #: Values of the ``"empty"`` field of a class result.
@@ -151,10 +151,12 @@ class PreparedTruth(NamedTuple):
 
 
 def prepare_truth(truth: np.ndarray) -> PreparedTruth:
-    """:class:`PreparedTruth` of a 2-D class-index mask (non-negative integers)."""
+    """:class:`PreparedTruth` of a 2-D class-index mask (non-negative integers, or booleans)."""
     truth = np.asarray(truth)
-    if truth.ndim != 2 or not (np.issubdtype(truth.dtype, np.integer) or truth.dtype == bool):
-        raise ValueError(f"a truth mask is a 2-D array of class indices, got shape {truth.shape}, dtype {truth.dtype}")
+    if truth.ndim != 2 or truth.size == 0 or not (np.issubdtype(truth.dtype, np.integer) or truth.dtype == bool):
+        raise ValueError(f"a truth mask is a non-empty 2-D array of class indices, got shape {truth.shape}, "
+                         f"dtype {truth.dtype}")
+    truth = label_image(truth, "truth")
     n_labels = max(int(truth.max(initial=0)) + 1, NUM_SEGMENTATION_CLASSES)
     rows, cols, labels = label_surfaces(truth)
     # kept for the whole board: rows and columns in 32 bits (about half the memory of 64)
@@ -179,6 +181,7 @@ def case_metrics(truth: np.ndarray, prediction: np.ndarray, spacing_mm=(1.0, 1.0
     ``prepared_truth``: :func:`prepare_truth` ``(truth)``, when known (the same numbers, sooner).
     """
     truth, prediction, spacing, tolerance, nsd_name = _checked(truth, prediction, spacing_mm, nsd_tolerance_mm)
+    prediction = label_image(prediction, "prediction")
     wanted = _resolve_classes(classes)
     # one pass serves every class: one confusion count (pixel counts, overlaps) and one
     # surface-distance pass for every class in both directions

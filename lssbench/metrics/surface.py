@@ -198,7 +198,9 @@ def _distances_to(target_border: np.ndarray, query_rows: np.ndarray, query_cols:
     return nearest_distances(target_rows, target_cols, query_rows, query_cols, spacing)
 
 
-def _label_image(labels: np.ndarray, name: str) -> np.ndarray:
+def label_image(labels: np.ndarray, name: str) -> np.ndarray:
+    """``labels`` as a class-index image (booleans as uint8); ValueError naming ``name`` unless it
+    holds integers in 0-MAX_LABEL (an unsigned mask of at most 16 bits is taken unscanned)."""
     labels = np.asarray(labels)
     if labels.dtype == bool:
         return labels.view(np.uint8)
@@ -254,8 +256,8 @@ def class_surface_distances(truth: np.ndarray, prediction: np.ndarray, spacing_m
     ground truth scored against many predictions works it out once); ``truth`` is then only
     checked for its shape, its classes being those of the surface.
     """
-    truth = _label_image(truth, "truth") if truth_surface is None else np.asarray(truth)
-    prediction = _label_image(prediction, "prediction")
+    truth = label_image(truth, "truth") if truth_surface is None else np.asarray(truth)
+    prediction = label_image(prediction, "prediction")
     if truth.shape != prediction.shape or truth.ndim != 2:
         raise ValueError(f"masks must be 2-D with equal shapes, got {truth.shape} and {prediction.shape}")
     spacing = check_spacing(spacing_mm)

@@ -299,12 +299,9 @@ def read_csv_table(
     split = _plain_split(text)
     if split is not None:  # the usual file: columns cut out at once, no row-by-row work
         header, columns = split
-        if not _check_header(header, rel, required, optional, log):
+        if not _check_header(header, rel, required, optional, log):  # (it refuses repeated names)
             return None
-        first = {}
-        for name, column in zip(header, columns):
-            first.setdefault(name, column)  # (a repeated name keeps its first column, as below)
-        frame = pd.DataFrame(first, dtype=object)
+        frame = pd.DataFrame(dict(zip(header, columns)), dtype=object)
         return Table(rel, frame, np.arange(2, len(frame) + 2), log)
     records = _records(text, rel, log)
     if records is None:
@@ -342,11 +339,12 @@ def _plain_split(text: str) -> tuple[list[str], list[list[str]]] | None:
         return None
     raw = np.frombuffer(body.encode("ascii"), dtype=np.uint8)
     ends = np.flatnonzero(raw == ord("\n"))
-    commas = np.searchsorted(ends, np.flatnonzero(raw == ord(",")))  # the line of each comma
     lengths = np.diff(ends, prepend=-1) - 1
     limit = csv.field_size_limit()
-    if (len(head) > limit or (len(ends) and int(lengths.max()) > limit) or np.any(lengths <= width - 1)
-            or np.any(np.bincount(commas, minlength=len(ends)) != width - 1)):
+    if len(head) > limit or (len(ends) and int(lengths.max()) > limit) or np.any(lengths <= width - 1):
+        return None  # a line over the csv module's limit, or a blank (or commas only) one
+    commas = np.searchsorted(ends, np.flatnonzero(raw == ord(",")))  # the line of each comma
+    if np.any(np.bincount(commas, minlength=len(ends)) != width - 1):
         return None
     cells = body.replace("\n", ",").split(",")[:-1]  # the last line end left one empty string
     return head.split(","), [cells[j::width] for j in range(width)]
