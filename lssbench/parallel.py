@@ -16,7 +16,7 @@ The workers are forked once per map and take one chunk of items at a time (the b
 one upload), so a worker that dies (killed, out of memory) costs only the chunk it held:
 ``on_lost(item, error)`` says what to yield instead, and a fresh worker takes its place. A
 worker also retires, and is replaced, after :data:`RETIRE_AFTER_CHUNKS` chunks or once it
-holds :data:`RETIRE_ABOVE_BYTES`, so the heap a large upload leaves does not stay. Forking
+has grown by :data:`RETIRE_GROWTH_BYTES`, so the heap a large upload leaves does not stay. Forking
 once is not only tidier: a process per upload cost a board of 200 about a sixth
 of its CPU time in page faults (the copy-on-write heap, fresh memory for every array).
 Workers end with their parent: they ask Linux for SIGKILL when the parent dies
@@ -82,10 +82,10 @@ class WorkerLost(Exception):
 
 
 #: A worker retires (exits cleanly, and a fresh one takes its place) after this many chunks,
-#: or once it holds more than this much memory: a large upload leaves a worker's heap
-#: fragmented, and a process per upload would have freed it.
+#: or once its resident memory has grown by more than this since it was forked: a large
+#: upload leaves a worker's heap fragmented, and a process per upload would have freed it.
 RETIRE_AFTER_CHUNKS = 16
-RETIRE_ABOVE_BYTES = 1 << 30
+RETIRE_GROWTH_BYTES = 1 << 30
 
 
 def _resident_bytes() -> int:
@@ -103,6 +103,7 @@ def _worker(function, items, connection, siblings, parent_pid: int) -> None:
     for sibling in siblings:  # the parent's ends of the other workers' pipes: not ours to hold
         sibling.close()
     one_thread_per_library(override=True)  # for libraries loaded from here on
+    memory_limit = _resident_bytes() + RETIRE_GROWTH_BYTES  # (a fresh fork counts the parent's pages)
     for done in itertools.count(1):
         try:
             chunk = connection.recv()
@@ -117,7 +118,7 @@ def _worker(function, items, connection, siblings, parent_pid: int) -> None:
             except BaseException as error:  # noqa: BLE001 - sent to the parent, which decides
                 outcomes.append((False, (error, traceback.format_exc())))
                 break
-        retiring = done >= RETIRE_AFTER_CHUNKS or _resident_bytes() > RETIRE_ABOVE_BYTES
+        retiring = done >= RETIRE_AFTER_CHUNKS or _resident_bytes() > memory_limit
         try:
             connection.send((outcomes, retiring))
         except Exception as error:  # a result or an error could not be pickled (nothing was sent)

@@ -124,3 +124,18 @@ def test_workers_retire_after_some_chunks(monkeypatch):
     pids = list(fork_map(_pid, range(10), workers=2, chunksize=1))
     assert len(set(pids)) >= 5 and all(pids.count(pid) <= 2 for pid in set(pids))
     assert multiprocessing.active_children() == []
+
+
+_hoard = []
+
+
+def _grows(x):
+    _hoard.append(b"x" * (32 << 20))  # 32 MB, written: resident
+    return os.getpid()
+
+
+def test_a_worker_that_grew_retires(monkeypatch):
+    monkeypatch.setattr(parallel, "RETIRE_GROWTH_BYTES", 16 << 20)
+    pids = list(fork_map(_grows, range(6), workers=2, chunksize=1))
+    assert len(set(pids)) == 6  # each worker retired after its first chunk
+    assert _hoard == []  # (the hoarding happened in the workers)
