@@ -424,18 +424,28 @@ def test_nearest_surface_distances_equal_scipy_edt_elementwise():
     assert checked > 120
 
 
-def test_case_metrics_equal_binary_metrics_per_class_exactly():
-    """The one-pass-per-case path gives bit for bit what the per-class binary path gives."""
+def _blocky_labels(rng) -> np.ndarray:
+    """A random six-class mask of blocks, 12-69 pixels a side."""
     from scipy.ndimage import zoom
 
+    height, width = (int(v) for v in rng.integers(12, 70, 2))
+    coarse = rng.integers(0, 6, (max(2, height // 6), max(2, width // 6)))
+    return zoom(coarse, (height / coarse.shape[0], width / coarse.shape[1]), order=0).astype(np.uint8)
+
+
+def _relabelled(truth: np.ndarray, noise: np.ndarray, rng) -> np.ndarray:
+    """A copy of ``truth`` with the ``noise`` pixels given random classes."""
+    prediction = truth.copy()
+    prediction[noise] = rng.integers(0, 6, int(noise.sum()))
+    return prediction
+
+
+def test_case_metrics_equal_binary_metrics_per_class_exactly():
+    """The one-pass-per-case path gives bit for bit what the per-class binary path gives."""
     rng = np.random.default_rng(77)
     for case in range(40):
-        height, width = (int(v) for v in rng.integers(12, 70, 2))
-        coarse = rng.integers(0, 6, (max(2, height // 6), max(2, width // 6)))
-        truth = zoom(coarse, (height / coarse.shape[0], width / coarse.shape[1]), order=0).astype(np.uint8)
-        prediction = truth.copy()
-        noise = rng.random(truth.shape) < rng.uniform(0.0, 0.2)
-        prediction[noise] = rng.integers(0, 6, int(noise.sum()))
+        truth = _blocky_labels(rng)
+        prediction = _relabelled(truth, rng.random(truth.shape) < rng.uniform(0.0, 0.2), rng)
         if case % 5 == 0:
             prediction[prediction == 4] = 0  # a class missing from the prediction
         spacing = (1.0, 1.0) if case % 3 == 0 else tuple(rng.uniform(0.3, 1.2, 2))
@@ -446,19 +456,13 @@ def test_case_metrics_equal_binary_metrics_per_class_exactly():
 
 def test_a_prepared_truth_gives_the_same_metrics():
     """Class counts from the differing pixels, surfaces found once: the numbers of the plain call."""
-    from scipy.ndimage import zoom
-
     rng = np.random.default_rng(78)
     for case in range(60):
-        height, width = (int(v) for v in rng.integers(12, 70, 2))
-        coarse = rng.integers(0, 6, (max(2, height // 6), max(2, width // 6)))
-        truth = zoom(coarse, (height / coarse.shape[0], width / coarse.shape[1]), order=0).astype(np.uint8)
+        truth = _blocky_labels(rng)
         if case % 7 == 0:
             truth[truth == 2] = 0  # a class the truth lacks
-        prediction = truth.copy()
         share = (0.0, 0.02, 0.1, 0.2, 0.6, 1.0)[case % 6]  # past a quarter differing, counts are made in full
-        noise = rng.random(truth.shape) < share
-        prediction[noise] = rng.integers(0, 6, int(noise.sum()))
+        prediction = _relabelled(truth, rng.random(truth.shape) < share, rng)
         if case % 5 == 0:
             prediction[0, 0] = 7  # a class index beyond the truth's
         spacing = (1.0, 1.0) if case % 3 == 0 else tuple(rng.uniform(0.3, 1.2, 2))
