@@ -230,7 +230,7 @@ def _window_offsets(spacing: np.ndarray, radius: int):
     return d_row[keep], d_col[keep], distance[keep]
 
 
-def _window_shells(spacing: np.ndarray, radius: int, padded_width: int) -> list[tuple[np.ndarray, float]]:
+def _window_shells(spacing: np.ndarray, radius: int, padded_width: int) -> list[tuple[list[int], float]]:
     """The offsets of :func:`_window_offsets` as flat offsets in a plane ``padded_width`` wide,
     grouped by distance: ``[(offsets, distance_mm), ...]``, nearest first, each group's
     offsets exactly equally far (the same float)."""
@@ -284,17 +284,18 @@ def class_surface_distances(truth: np.ndarray, prediction: np.ndarray, spacing_m
         p_rows, p_cols, p_lab = p_rows[p_keep], p_cols[p_keep], p_lab[p_keep]
     distances = _nearest_same_class(t_rows, t_cols, t_lab, p_rows, p_cols, p_lab, truth.shape, n_labels, spacing)
     classes_present = np.flatnonzero(present)
-    pred_to_truth = _by_class(distances[len(t_rows):], p_lab, classes_present, n_labels)
-    truth_to_pred = _by_class(distances[:len(t_rows)], t_lab, classes_present, n_labels)
+    pred_to_truth = _by_class(distances[len(t_rows):], p_lab, np.where(present, p_counts, 0))
+    truth_to_pred = _by_class(distances[:len(t_rows)], t_lab, np.where(present, t_counts, 0))
     return {int(c): SurfaceDistances(pred_to_truth=pred_to_truth[c], truth_to_pred=truth_to_pred[c])
             for c in classes_present}
 
 
-def _by_class(values: np.ndarray, labels: np.ndarray, classes: np.ndarray, n_labels: int) -> dict[int, np.ndarray]:
-    """``{c: values[labels == c]}`` for each of ``classes`` (every label is one of them), order kept."""
+def _by_class(values: np.ndarray, labels: np.ndarray, counts: np.ndarray) -> dict[int, np.ndarray]:
+    """``{c: values[labels == c]}`` for each class ``c`` with ``counts[c]`` (its pixels among
+    ``labels``) above 0, order kept."""
+    classes = np.flatnonzero(counts)
     if len(classes) == 1:
         return {int(classes[0]): values}
-    counts = np.bincount(labels, minlength=n_labels)
     ends = np.cumsum(counts)
     ordered = values[np.argsort(labels, kind="stable")]
     return {int(c): ordered[ends[c] - counts[c]:ends[c]] for c in classes}
