@@ -127,8 +127,7 @@ def batch_values(statistics: Mapping[str, BatchStatistic], counts: np.ndarray) -
 
 def percentile_ci(values, confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float] | None:
     """Percentile interval of the finite ``values``; ``None`` if fewer than half are finite."""
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
+    _check_confidence(confidence)
     array = np.asarray(values, dtype=np.float64)
     valid = array[np.isfinite(array)]
     if valid.size == 0 or valid.size < MIN_VALID_SHARE * array.size:
@@ -138,16 +137,21 @@ def percentile_ci(values, confidence: float = DEFAULT_CONFIDENCE) -> tuple[float
     return float(low), float(high)
 
 
+def _check_confidence(confidence: float) -> None:
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
+
+
 def percentile_cis(values, confidence: float = DEFAULT_CONFIDENCE) -> list[tuple[float, float] | None]:
     """:func:`percentile_ci` of each column of ``values (B, n)``, the columns with every value
     finite in one vectorised call (the same floats)."""
+    _check_confidence(confidence)
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 2:
         raise ValueError(f"values must be 2-D (resamples, columns), got shape {array.shape}")
     complete = np.isfinite(array).all(axis=0) if array.shape[0] else np.zeros(array.shape[1], dtype=bool)
     cis: list = [None] * array.shape[1]
     if complete.any():
-        percentile_ci(array[:, 0], confidence)  # checks the confidence
         alpha = (1.0 - confidence) / 2.0
         low, high = np.quantile(array[:, complete], [alpha, 1.0 - alpha], axis=0)
         for k, lo, hi in zip(np.flatnonzero(complete).tolist(), low.tolist(), high.tolist()):
