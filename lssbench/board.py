@@ -288,10 +288,12 @@ def recorded_baseline_entry(path: Path, ground_truth, *, n_bootstrap: int, seed:
 def score_many(jobs: Sequence[Upload], evaluator: Evaluator, *, n_bootstrap: int,
                seed: int, workers: int | None = None,
                on_done: Callable[[Entry], None] | None = None, per_case: bool = False) -> list[Entry]:
-    """Score uploads, one forked worker process each when there are several cores.
+    """Score uploads in forked workers (one upload at a time each) when there are several cores.
 
-    Results come back in job order whatever the completion order, so the board is
-    deterministic. A worker that dies (killed, out of memory) makes its upload an ``error`` entry.
+    The ground-truth work every upload shares is done first, here (:meth:`Evaluator.prepare`),
+    and inherited by the workers. Results come back in job order whatever the completion
+    order, so the board is deterministic. A worker that dies (killed, out of memory) makes
+    its upload an ``error`` entry.
     """
     def score(job: Upload) -> Entry:  # in a worker: the entry comes back as the board keeps it
         return _board_results(score_entry(job.path, job.name, evaluator, kind=job.kind, n_bootstrap=n_bootstrap,
@@ -492,7 +494,6 @@ def leaderboard(submissions: Iterable[str | os.PathLike] | Uploads, ground_truth
         if on_done is not None and not (entry.kind == "reference" and entry.name == TEMPLATE_REFERENCE):
             on_done(entry)
 
-    _read_masks_once(ground_truth)
     with template_upload(ground_truth) as template:  # scored beside the uploads, not after them
         batch = jobs + ([template] if isinstance(template, Upload) else [])
         scored = score_cached(batch, evaluator, cache=cache, n_bootstrap=n_bootstrap, seed=seed, settings=settings,
@@ -502,18 +503,6 @@ def leaderboard(submissions: Iterable[str | os.PathLike] | Uploads, ground_truth
     return build_leaderboard(entries, ground_truth, n_bootstrap=n_bootstrap, seed=seed, skipped=uploads.skipped,
                              rank_by=rank_by, best_per_team=best_per_team, parts=parts,
                              public_share=public_share, final=final)
-
-
-def _read_masks_once(ground_truth) -> None:
-    """Read (and hash-check) the ground-truth masks in this process, before forking: every
-    worker inherits them instead of reading them again. Problems surface where scoring meets them."""
-    from lssbench.problems import LssbenchError
-
-    try:
-        for patient_id in sorted(getattr(ground_truth, "cases", None) or {}):
-            ground_truth.mask(patient_id)
-    except (LssbenchError, KeyError, OSError):
-        pass
 
 
 def failed_entries(board: dict) -> dict[str, list[str]]:
