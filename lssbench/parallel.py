@@ -104,7 +104,7 @@ def _worker(function, items, connection, siblings, parent_pid: int) -> None:
         sibling.close()
     one_thread_per_library(override=True)  # for libraries loaded from here on
     memory_limit = _resident_bytes() + RETIRE_GROWTH_BYTES  # (a fresh fork counts the parent's pages)
-    for done in itertools.count(1):
+    for chunks_done in itertools.count(1):
         try:
             chunk = connection.recv()
         except (EOFError, OSError):  # the parent has gone
@@ -118,7 +118,7 @@ def _worker(function, items, connection, siblings, parent_pid: int) -> None:
             except BaseException as error:  # noqa: BLE001 - sent to the parent, which decides
                 outcomes.append((False, (error, traceback.format_exc())))
                 break
-        retiring = done >= RETIRE_AFTER_CHUNKS or _resident_bytes() > memory_limit
+        retiring = chunks_done >= RETIRE_AFTER_CHUNKS or _resident_bytes() > memory_limit
         try:
             connection.send((outcomes, retiring))
         except Exception as error:  # a result or an error could not be pickled (nothing was sent)
